@@ -1,0 +1,65 @@
+"""What a benchmark of one model reports."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HardwareInfo(BaseModel):
+    """Provenance of a measurement."""
+
+    model_config = ConfigDict(extra="forbid")
+    cpu_model: str
+    cpu_flags: list[str]
+    """The flags that matter for INT8: avx2, avx512f, avx512_vnni, avx_vnni, amx_int8 ..."""
+    cores_physical: int | None
+    cores_logical: int
+    ort_version: str
+    provider: str
+    intra_op_threads: int
+    inter_op_threads: int
+    graph_optimization: str
+    platform: str
+    python: str
+
+
+class LevelResult(BaseModel):
+    """Latency and throughput at one concurrency level."""
+
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    throughput_rps: float
+    samples: int
+    """Timed calls behind the percentiles."""
+    p95_ci_ms: tuple[float, float] | None = None
+    """Distribution-free 95 % confidence interval of p95 (order statistics)."""
+    windows: int = 1
+    stable: bool = True
+    """True when consecutive measurement windows agreed within 10 %."""
+
+
+class BenchmarkReport(BaseModel):
+    """One model on one hardware profile."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_path: str
+    sha256: str
+    batch_size: int = 1
+    results: list[LevelResult]
+    peak_rss_mb: float
+    """Peak RSS of the process that ran only this model."""
+    cold_start_ms: float
+    """Session creation time."""
+    size_mb: float
+    accuracy: float | None = None
+    accuracy_metric: str | None = None
+    accuracy_rows: int = 0
+    hardware: HardwareInfo
+    notes: list[str] = Field(default_factory=list)
+
+    def level(self, concurrency: int) -> LevelResult | None:
+        return next((r for r in self.results if r.concurrency == concurrency), None)

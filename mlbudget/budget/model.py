@@ -1,0 +1,280 @@
+"""The budget document: what a deployed model may cost and what it must deliver.
+
+A budget is versioned YAML validated by :class:`Budget`. Unknown keys are
+errors (a typo would otherwise drop a limit silently). Attribute docstrings
+become the descriptions in the exported JSON schema
+(``configs/schema/budget.schema.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlbudget.budget.durations import Duration
+
+SCHEMA_VERSION = 1
+"""The only ``schema_version`` this release reads."""
+
+FindingKind = Literal[
+    "latency",
+    "throughput",
+    "memory",
+    "model_size",
+    "error_rate",
+    "latency_creep",
+    "drift",
+    "prediction_drift",
+    "accuracy",
+]
+"""Kinds of detection findings that policy rules can react to."""
+
+GeneratorName = Literal["ort_dynamic_int8", "ort_static_int8", "inc_static_int8", "retrain", "distill"]
+"""Built-in candidate generators (plug-ins may add more; see ``mlbudget.candidates``)."""
+
+DriftMethod = Literal["psi", "ks", "chi_square", "wasserstein", "jensen_shannon"]
+AccuracyMetric = Literal["accuracy", "balanced_accuracy", "f1_macro"]
+Percentile = Literal["p50", "p95", "p99"]
+
+
+class StrictModel(BaseModel):
+    """Base of every budget section: unknown keys are errors, docstrings describe fields."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True, validate_default=True)
+
+
+class HardwareProfile(StrictModel):
+    """Where the model serves, and so where candidates are benchmarked."""
+
+    provider: str = "CPUExecutionProvider"
+    """ONNX Runtime execution provider, e.g. CPUExecutionProvider, CUDAExecutionProvider."""
+    intra_op_threads: int = Field(1, ge=1, le=256)
+    """ONNX Runtime intra-op threads per session (set explicitly: ORT's default spins on every core)."""
+    inter_op_threads: int = Field(1, ge=1, le=256)
+    """ONNX Runtime inter-op threads per session."""
+    graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    """ONNX Runtime graph optimisation level."""
+    queue: str = "default"
+    """Airflow queue whose workers run on this hardware; benchmark tasks are routed there."""
+
+
+class LoadProfile(StrictModel):
+    """The load under which latency limits hold."""
+
+    concurrency: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    """Concurrency levels to benchmark (closed loop: N workers, each sends when its last call returned)."""
+    batch_size: int = Field(1, ge=1)
+    """Rows per inference call."""
+    mode: Literal["closed", "open"] = "closed"
+    """closed: N workers back to back; open: Poisson arrivals at ``target_rps``."""
+    target_rps: float | None = Field(None, gt=0)
+    """Arrival rate for open-loop load (required when mode is open)."""
+
+    @field_validator("concurrency")
+    @classmethod
+    def _positive_sorted_unique(cls, v: list[int]) -> list[int]:
+        if any(c < 1 for c in v):
+            raise ValueError("every concurrency level must be >= 1")
+        if len(set(v)) != len(v):
+            raise ValueError("concurrency levels must be unique")
+        return sorted(v)
+
+    @model_validator(mode="after")
+    def _open_needs_rate(self) -> LoadProfile:
+        if self.mode == "open" and self.target_rps is None:
+            raise ValueError("target_rps is required when mode is 'open'")
+        return self
+
+
+class LatencyLimits(StrictModel):
+    """Latency caps in milliseconds at one stated concurrency level."""
+
+    concurrency: int = Field(1, ge=1)
+    """The concurrency level at which these limits apply (must be one of load.concurrency)."""
+    p50_ms: float | None = Field(None, gt=0)
+    """Maximum median latency, ms."""
+    p95_ms: float | None = Field(None, gt=0)
+    """Maximum 95th percentile latency, ms."""
+    p99_ms: float | None = Field(None, gt=0)
+    """Maximum 99th percentile latency, ms."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencyLimits:
+        given = [(n, getattr(self, f"{n}_ms")) for n in ("p50", "p95", "p99")]
+        given = [(n, v) for n, v in given if v is not None]
+        for (lo_name, lo), (hi_name, hi) in zip(given, given[1:]):
+            if lo > hi:
+                raise ValueError(f"{lo_name}_ms ({lo:g}) must be <= {hi_name}_ms ({hi:g})")
+        return self
+
+    def items(self) -> list[tuple[Percentile, float]]:
+        """The set limits as (percentile, ms) pairs."""
+        return [(p, v) for p in ("p50", "p95", "p99") if (v := getattr(self, f"{p}_ms")) is not None]
+
+
+class AccuracyLimits(StrictModel):
+    """The accuracy the model must keep, measured on labelled rows."""
+
+    metric: AccuracyMetric = "accuracy"
+    """Metric computed on a labelled holdout and on labelled production rows."""
+    minimum: float = Field(..., ge=0, le=1)
+    """The metric must be at least this."""
+    max_drop: float = Field(0.01, ge=0, le=1)
+    """A candidate may lose at most this much (absolute) versus the champion on the same holdout."""
+
+
+class Limits(StrictModel):
+    """What the model may cost and must deliver. Unset limits are not checked."""
+
+    latency: LatencyLimits = Field(default_factory=LatencyLimits)
+    """Latency percentile caps at a stated concurrency."""
+    min_throughput_rps: float | None = Field(None, gt=0)
+    """Minimum throughput (requests per second) at the highest benchmarked concurrency."""
+    max_peak_rss_mb: float | None = Field(None, gt=0)
+    """Maximum peak resident memory of the serving process, MB."""
+    max_model_size_mb: float | None = Field(None, gt=0)
+    """Maximum model file size, MB."""
+    max_error_rate: float | None = Field(None, ge=0, le=1)
+    """Maximum share of failed requests in production."""
+    accuracy: AccuracyLimits | None = None
+    """Accuracy floor and maximum drop versus the champion."""
+
+
+class LatencyCreepRule(StrictModel):
+    """Flag creep when a recent percentile stays above a baseline by a share."""
+
+    percentile: Percentile = "p95"
+    """Which latency percentile to follow."""
+    increase: float = Field(0.2, gt=0)
+    """Relative increase that counts as creep (0.2 = +20 %)."""
+    sustained_for: Duration = "1h"  # type: ignore[assignment]
+    """Creep must hold in every bucket of the most recent span this long."""
+    bucket: Duration = "15m"  # type: ignore[assignment]
+    """Bucket width used to test that the increase is sustained."""
+    baseline: Duration = "6h"  # type: ignore[assignment]
+    """Baseline: the span at the start of the window to compare against."""
+
+
+class FeatureDriftOverride(StrictModel):
+    """A drift method or threshold for one feature."""
+
+    method: DriftMethod | None = None
+    """Drift test for this feature (default: the section's method)."""
+    threshold: float | None = Field(None, gt=0)
+    """Threshold for this feature (default: the section's threshold)."""
+    ignore: bool = False
+    """Leave this feature out of drift detection."""
+
+
+class DriftSettings(StrictModel):
+    """Per-feature data drift and prediction drift against the champion's reference."""
+
+    method: DriftMethod = "psi"
+    """Default test for numeric features. Decisions are taken on effect sizes, not p-values."""
+    categorical_method: DriftMethod = "psi"
+    """Default test for categorical features."""
+    threshold: float = Field(0.2, gt=0)
+    """Default threshold on the statistic (PSI 0.2 is the customary 'significant shift')."""
+    per_feature: dict[str, FeatureDriftOverride] = Field(default_factory=dict)
+    """Overrides by feature name."""
+    max_drifted_share: float = Field(0.3, ge=0, le=1)
+    """Dataset drift when more than this share of features drifted."""
+    prediction_threshold: float = Field(0.1, gt=0)
+    """PSI threshold on the predicted-class distribution."""
+
+
+class Monitoring(StrictModel):
+    """How production windows are read and judged."""
+
+    window: Duration = "24h"  # type: ignore[assignment]
+    """Length of the production window pulled each cycle."""
+    min_rows: int = Field(1000, ge=1)
+    """Fewer rows than this fails validation."""
+    max_null_share: float = Field(0.01, ge=0, le=1)
+    """Largest share of nulls allowed in a feature column."""
+    min_labelled_rows: int = Field(200, ge=1)
+    """Accuracy on production rows is judged only with at least this many labels."""
+    latency_creep: LatencyCreepRule = Field(default_factory=LatencyCreepRule)
+    """Latency creep rule."""
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    """Data drift settings."""
+
+
+class PolicyRule(StrictModel):
+    """When a finding of one of these kinds is a violation, plan these candidate generators."""
+
+    when: list[FindingKind] = Field(..., min_length=1)
+    """Finding kinds that trigger this rule."""
+    actions: list[str] = Field(..., min_length=1)
+    """Candidate generator names to run (e.g. retrain, ort_static_int8, inc_static_int8)."""
+    on_warn: bool = False
+    """Also trigger on warnings (within the warn margin), not only violations."""
+
+
+def _default_rules() -> list[PolicyRule]:
+    return [
+        PolicyRule(when=["drift", "accuracy", "prediction_drift"], actions=["retrain"]),
+        PolicyRule(
+            when=["latency", "latency_creep", "throughput", "model_size", "memory"],
+            actions=["ort_dynamic_int8", "ort_static_int8", "inc_static_int8"],
+        ),
+    ]
+
+
+class Policy(StrictModel):
+    """Findings to candidate generators."""
+
+    rules: list[PolicyRule] = Field(default_factory=_default_rules)
+    """Evaluated in order; the plan is the union of the actions of every rule that fires."""
+
+
+class Promotion(StrictModel):
+    """How the winner is chosen and promoted."""
+
+    objective: Literal["p95_ms", "p99_ms", "p50_ms", "size_mb", "throughput_rps", "peak_rss_mb", "accuracy"] = "p95_ms"
+    """What the best eligible candidate minimises (maximises for throughput and accuracy)."""
+    min_improvement: float = Field(0.05, ge=0)
+    """A challenger must beat a champion that fits the budget by this relative margin (beyond noise)."""
+    auto_promote: bool = True
+    """Move the ``champion`` alias automatically; false registers the winner as ``challenger`` only."""
+
+
+class Budget(StrictModel):
+    """A performance budget for one deployed model."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    """Version of this document's schema."""
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    """Registered model name in MLflow."""
+    version: str = Field(..., pattern=r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+    """Semantic version of this budget document."""
+    owner: str = Field(..., min_length=1)
+    """Who answers for this budget (a team or an address)."""
+    description: str = ""
+    """What the model does and why the limits are what they are."""
+    hardware: HardwareProfile = Field(default_factory=HardwareProfile)
+    """Target hardware profile."""
+    load: LoadProfile = Field(default_factory=LoadProfile)
+    """Load under which the limits hold."""
+    limits: Limits
+    """The limits."""
+    warn_margin: float = Field(0.1, ge=0, lt=1)
+    """Warn when a measured value is within this share of its limit."""
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    """Production monitoring."""
+    policy: Policy = Field(default_factory=Policy)
+    """Which findings trigger which candidate kinds."""
+    promotion: Promotion = Field(default_factory=Promotion)
+    """Promotion rules."""
+    schedule: str | None = "@daily"
+    """Airflow schedule of the recalibration DAG (cron or preset); null for on-demand only."""
+
+    @model_validator(mode="after")
+    def _latency_concurrency_benchmarked(self) -> Budget:
+        if self.limits.latency.concurrency not in self.load.concurrency:
+            raise ValueError(
+                f"limits.latency.concurrency ({self.limits.latency.concurrency}) "
+                f"must be one of load.concurrency {self.load.concurrency}"
+            )
+        return self

@@ -1,0 +1,85 @@
+"""Candidate generators: plug-ins that turn a parent model into ONNX candidates.
+
+Every generator subclasses :class:`CandidateGenerator`, sets ``name`` (its
+registry name, used in budget policy rules) and ``config_model`` (a pydantic
+model of what a user may write in YAML), and implements :meth:`generate`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from mlbudget.budget.model import Budget
+from mlbudget.models.bundle import Lineage
+from mlbudget.plugin import Plugin
+
+
+class Candidate(BaseModel):
+    """One model that competes in a cycle (the champion is one too)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    """Unique within the cycle, e.g. ``champion``, ``retrain``, ``ort_static_int8@retrain``."""
+    bundle_dir: str
+    """Directory holding the model bundle (see mlbudget.models.bundle)."""
+    generator: str
+    """Registry name of the generator, or ``champion``."""
+    sha256: str
+    """Content hash of model.onnx."""
+    size_mb: float
+    lineage: Lineage
+    is_champion: bool = False
+    fp32: bool = True
+    """True when the graph is full precision (it can then be compressed further)."""
+
+
+class GenerationData(BaseModel):
+    """Data a generator may use; all paths are Parquet files of raw rows (features, label)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference_path: str | None = None
+    """Rows the champion was trained on (features + label)."""
+    fresh_labelled_path: str | None = None
+    """Labelled rows from the production window set aside for training."""
+    calibration_path: str | None = None
+    """Unlabelled production rows for static quantization calibration."""
+    holdout_path: str | None = None
+    """Labelled rows for accuracy checks (never used for training)."""
+    data_window: str | None = None
+    """ISO interval of the production window."""
+    seed: int = 0
+
+
+class GeneratorConfig(BaseModel):
+    """Base of generator configs: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class CandidateGenerator(Plugin, ABC):
+    """Turns a parent candidate into zero or more new candidates."""
+
+    plugin_kind: ClassVar[str] = "candidate generator"
+    config_model: ClassVar[type[GeneratorConfig]] = GeneratorConfig
+    needs_fp32_parent: ClassVar[bool] = True
+    """Compressors need a full-precision parent; retraining starts from the FP32 ancestor anyway."""
+    makes_fp32: ClassVar[bool] = False
+    """True when outputs are FP32 models that compressors may take as parents (retrain, distill)."""
+
+    def __init__(self, config: GeneratorConfig | dict[str, Any] | None = None):
+        if config is None or isinstance(config, dict):
+            config = self.config_model.model_validate(config or {})
+        self.config = config
+
+    @abstractmethod
+    def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
+        """Write new bundles under ``out_dir`` and return them as candidates.
+
+        Raises:
+            ModelFileError: the parent bundle lacks what this generator needs.
+            MlbudgetError: the generation failed for a reason worth reporting.
+        """

@@ -1,0 +1,62 @@
+"""What every CLI command shares: exit codes, error handling, JSON output, progress.
+
+stdout carries only the command's result (its JSON document with ``--json``);
+progress, logs and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from mlbudget.errors import MlbudgetError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+EXIT_DEPENDENCY = 3
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout (progress and logs go to stderr).")
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn MlbudgetError into one line on stderr and its exit code; no traceback."""
+    try:
+        yield
+    except MlbudgetError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            err_console.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def emit_json(payload: Any) -> None:
+    """Write ``payload`` (a pydantic model, or JSON-able data) as the only thing on stdout."""
+    if hasattr(payload, "model_dump"):
+        payload = payload.model_dump(mode="json")
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def progress():
+    """A rich progress bar on stderr (transient; silent when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
