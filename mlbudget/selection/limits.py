@@ -1,0 +1,85 @@
+"""Check one benchmark report against a budget's limits.
+
+Each broken limit becomes one line in the style of the detection findings,
+e.g. ``p95 41.2 ms > 35.0 ms at concurrency 4``. An empty list means the
+candidate fits the budget.
+"""
+
+from __future__ import annotations
+
+from mlbudget.benchmark.result import BenchmarkReport
+from mlbudget.budget.model import Budget
+
+_EPS = 1e-12
+"""Float slack so that a value exactly at its limit counts as fitting."""
+
+
+def check_limits(report: BenchmarkReport, budget: Budget, champion: BenchmarkReport | None = None) -> list[str]:
+    """List the budget limits that ``report`` breaks.
+
+    Args:
+        report: the candidate's benchmark.
+        budget: the budget whose limits apply.
+        champion: the champion's benchmark on the same holdout, for the
+            accuracy-drop rule; None (or the champion itself) skips that rule.
+
+    Returns:
+        One message per breach, e.g. ``p95 41.2 ms > 35.0 ms at concurrency 4``;
+        empty when every set limit holds.
+    """
+    breaches = _latency_breaches(report, budget)
+    breaches += _throughput_breaches(report, budget)
+    limits = budget.limits
+    if limits.max_peak_rss_mb is not None and report.peak_rss_mb > limits.max_peak_rss_mb + _EPS:
+        breaches.append(f"peak RSS {report.peak_rss_mb:.1f} MB > {limits.max_peak_rss_mb:.1f} MB")
+    if limits.max_model_size_mb is not None and report.size_mb > limits.max_model_size_mb + _EPS:
+        breaches.append(f"size {report.size_mb:.2f} MB > {limits.max_model_size_mb:.2f} MB")
+    breaches += _accuracy_breaches(report, budget, champion)
+    return breaches
+
+
+def _latency_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
+    latency = budget.limits.latency
+    if not latency.items():
+        return []
+    level = report.level(latency.concurrency)
+    if level is None:
+        return [f"latency not measured at concurrency {latency.concurrency} (the latency limits apply there)"]
+    out = []
+    for percentile, limit in latency.items():
+        actual = getattr(level, f"{percentile}_ms")
+        if actual > limit + _EPS:
+            out.append(f"{percentile} {actual:.1f} ms > {limit:.1f} ms at concurrency {latency.concurrency}")
+    return out
+
+
+def _throughput_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
+    minimum = budget.limits.min_throughput_rps
+    if minimum is None:
+        return []
+    if not report.results:
+        return [f"throughput not measured (minimum {minimum:.1f} rps)"]
+    top = max(report.results, key=lambda r: r.concurrency)
+    if top.throughput_rps < minimum - _EPS:
+        return [f"throughput {top.throughput_rps:.1f} rps < {minimum:.1f} rps at concurrency {top.concurrency}"]
+    return []
+
+
+def _accuracy_breaches(report: BenchmarkReport, budget: Budget, champion: BenchmarkReport | None) -> list[str]:
+    rule = budget.limits.accuracy
+    if rule is None:
+        return []
+    metric = report.accuracy_metric or rule.metric
+    if report.accuracy is None:
+        return [f"{metric} not measured (minimum {rule.minimum:.3f})"]
+    out = []
+    if report.accuracy < rule.minimum - _EPS:
+        out.append(f"{metric} {report.accuracy:.3f} < {rule.minimum:.3f} minimum")
+    if champion is not None and champion.accuracy is not None and champion.sha256 != report.sha256:
+        drop = champion.accuracy - report.accuracy
+        if drop > rule.max_drop + 1e-9:
+            out.append(
+                f"{metric} drop {drop:.3f} > {rule.max_drop:.3f} vs champion "
+                f"({report.accuracy:.3f} vs {champion.accuracy:.3f})"
+            )
+    return out
