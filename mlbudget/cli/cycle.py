@@ -1,0 +1,132 @@
+"""`mlbudget run`, `mlbudget check` and `mlbudget demo`: whole cycles from the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from mlbudget.cli.common import JSON_OPTION, emit_json, err_console, handle_errors, out_console
+
+WORKDIR_OPTION = typer.Option(Path(".mlbudget"), "--workdir", help="Local state: cycle directories, default MLflow store.")
+TRACKING_OPTION = typer.Option(
+    None, "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI (default sqlite:///<workdir>/mlflow.db)."
+)
+WINDOW_END_OPTION = typer.Option(
+    None, "--window-end", help="End of the production window, ISO 8601 UTC (default: the current hour)."
+)
+SOURCE_OPTION = typer.Option(
+    None, "--source", help="Metrics source: a YAML/JSON file {name: request_log|simulator, ...} (default: the simulator)."
+)
+FAST_OPTION = typer.Option(False, "--fast", help="Tiny demo model and short benchmarks (smoke runs).")
+
+
+def _window_end(value: str | None) -> datetime:
+    if value is None:
+        # The CLI edge is the only place that reads the clock; the cycle itself is keyed by this value.
+        return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected an ISO 8601 timestamp such as 2026-11-01T00:00:00Z, got {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _source(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    import yaml
+
+    from mlbudget.errors import ConfigError
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not a readable source config ({exc})") from exc
+    if not isinstance(data, dict) or "name" not in data:
+        raise ConfigError(f"{path}: expected a mapping with a 'name' (request_log, simulator, ...)")
+    return data
+
+
+def _stage_printer(json_output: bool):
+    def hook(stage: str, detail: str) -> None:
+        err_console.print(f"[bold cyan]▸ {stage}[/] {detail}", highlight=False)
+
+    return hook
+
+
+def run_command(
+    budget: Path = typer.Option(..., "--budget", "-b", exists=False, help="Budget document (YAML)."),
+    action: list[str] = typer.Option([], "--action", "-a", help="Force a candidate kind (repeatable): retrain, distill, ort_dynamic_int8, ort_static_int8, inc_static_int8."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Detect and plan only: no candidates, no MLflow writes."),
+    reason: str = typer.Option("", "--reason", help="Why this run (recorded in the audit trail)."),
+    window_end: str | None = WINDOW_END_OPTION,
+    source: Path | None = SOURCE_OPTION,
+    workdir: Path = WORKDIR_OPTION,
+    tracking_uri: str | None = TRACKING_OPTION,
+    fast: bool = FAST_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Run one recalibration cycle for BUDGET: pull, validate, detect, plan, generate, benchmark, select, register, report.
+
+    Exit codes: 0 ok, 1 findings left unresolved, 2 bad input (or an invalid window), 3 a dependency failed.
+    """
+    from mlbudget.cycle.context import CycleContext
+    from mlbudget.cycle.run import run_cycle
+
+    with handle_errors():
+        ctx = CycleContext(
+            budget_path=str(budget), workdir=str(workdir), tracking_uri=tracking_uri,
+            window_end=_window_end(window_end), source=_source(source), actions=list(action),
+            reason=reason, dry_run=dry_run, triggered_by="cli", fast=fast,
+        )
+        outcome = run_cycle(ctx, on_stage=_stage_printer(json_output))
+    _print_outcome(outcome, json_output)
+    raise typer.Exit(outcome.exit_code)
+
+
+def check_command(
+    budget: Path = typer.Option(..., "--budget", "-b", help="Budget document (YAML)."),
+    window_end: str | None = WINDOW_END_OPTION,
+    source: Path | None = SOURCE_OPTION,
+    workdir: Path = WORKDIR_OPTION,
+    tracking_uri: str | None = TRACKING_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Check the production window against BUDGET (validate and detect; writes nothing to MLflow).
+
+    Exit codes: 0 within budget, 1 violations found, 2 bad input or an invalid window, 3 a dependency failed.
+    """
+    run_command(budget=budget, action=[], dry_run=True, reason="check", window_end=window_end, source=source,
+                workdir=workdir, tracking_uri=tracking_uri, fast=False, json_output=json_output)
+
+
+def _print_outcome(outcome, json_output: bool) -> None:
+    if json_output:
+        emit_json(outcome)
+        return
+    from mlbudget.cli.summary import render_outcome
+
+    render_outcome(outcome, out_console)
+
+
+def demo_command(
+    workdir: Path = WORKDIR_OPTION,
+    fast: bool = FAST_OPTION,
+    window_end: str | None = typer.Option(
+        "2026-11-01T00:00:00+00:00", "--window-end", help="End of the simulated production window."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """One full cycle on embedded defaults: local MLflow, the demo model, a drifted and slower simulated window.
+
+    The first run trains the demo MLP and registers it as champion; the cycle
+    then detects what the simulated window did, makes candidates, benchmarks
+    them and registers the winner.
+    """
+    from mlbudget.demo.budget import demo_budget_path
+
+    run_command(budget=demo_budget_path(), action=[], dry_run=False, reason="demo", window_end=window_end,
+                source=None, workdir=workdir, tracking_uri=None, fast=fast, json_output=json_output)

@@ -1,0 +1,28 @@
+"""The `mlbudget` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from mlbudget.cli.benchmark import benchmark_command
+from mlbudget.cli.budget import budget_app
+from mlbudget.cli.cycle import check_command, demo_command, run_command
+from mlbudget.cli.drift import drift_command
+
+app = typer.Typer(
+    name="mlbudget",
+    help="Keep deployed ML models inside performance budgets: detect, recalibrate, benchmark, register.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("demo")(demo_command)
+app.command("run")(run_command)
+app.command("check")(check_command)
+app.command("drift")(drift_command)
+app.command("benchmark")(benchmark_command)
+app.add_typer(budget_app, name="budget")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,71 @@
+"""What one recalibration cycle is asked to do, and where it keeps its files.
+
+A cycle is keyed by its inputs (budget hash, window end, source, forced
+actions, dry-run): the same inputs give the same cycle directory, so a re-run
+or an Airflow clear re-uses what was done and registers nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_WORKDIR = ".mlbudget"
+
+
+class CycleContext(BaseModel):
+    """The inputs of one cycle (small JSON; Airflow passes it as conf)."""
+
+    model_config = ConfigDict(extra="forbid")
+    budget_path: str
+    """Budget document (YAML)."""
+    workdir: str = DEFAULT_WORKDIR
+    """Root of local state: cycle directories live under ``<workdir>/cycles``."""
+    tracking_uri: str | None = None
+    """MLflow tracking URI; default ``sqlite:///<workdir>/mlflow.db``."""
+    window_end: datetime | None = None
+    """End of the production window (the data interval end); start = end - monitoring.window."""
+    source: dict[str, Any] | None = None
+    """Metrics source spec ``{"name": ..., **config}``; default: the production simulator."""
+    actions: list[str] = Field(default_factory=list)
+    """Candidate kinds to force, whatever the findings."""
+    reason: str = ""
+    """Why this cycle was run (recorded in the audit trail)."""
+    dry_run: bool = False
+    """Detect and plan only: no candidates, no MLflow writes."""
+    triggered_by: str = "cli"
+    """Who or what started the cycle (cli, airflow schedule, a user)."""
+    airflow_run_id: str | None = None
+    fast: bool = False
+    """Tiny demo model, short benchmarks and few epochs: for tests and smoke runs."""
+    seed: int = 0
+
+    @field_validator("window_end")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            v = v.replace(tzinfo=timezone.utc)
+        return v
+
+    def resolved_tracking_uri(self) -> str:
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{Path(self.workdir).resolve() / 'mlflow.db'}"
+
+    def cycle_key(self, budget_sha256: str) -> str:
+        """A short hash of everything that decides the cycle's outcome."""
+        ident = {
+            "budget": budget_sha256,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "source": self.source,
+            "actions": sorted(self.actions),
+            "dry_run": self.dry_run,
+            "fast": self.fast,
+            "seed": self.seed,
+        }
+        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]

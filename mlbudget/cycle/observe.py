@@ -1,0 +1,185 @@
+"""The first half of a cycle: prepare, pull, validate, detect, plan.
+
+Each stage reads its inputs from the cycle directory, writes its output there
+atomically, and returns small JSON. A stage whose output exists returns it
+again without redoing the work, so re-runs converge.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlbudget.cycle.context import CycleContext
+from mlbudget.cycle.layout import CycleLayout, read_model, write_json
+from mlbudget.cycle.state import CycleState, OpenCycle, open_cycle
+from mlbudget.errors import ConfigError, InputError
+
+
+def prepare(ctx: CycleContext) -> dict[str, Any]:
+    """Create (or re-open) the cycle directory, fetch the champion, open the MLflow run.
+
+    Raises:
+        BudgetError: the budget document is invalid.
+        DependencyError: MLflow is unreachable.
+        ConfigError: no champion is registered and none can be bootstrapped.
+    """
+    from mlbudget.budget.canonical import budget_hash
+    from mlbudget.budget.loader import load_budget
+
+    if ctx.window_end is None:
+        raise ConfigError("cycle context: window_end is required (the end of the production window)")
+    budget = load_budget(ctx.budget_path)
+    sha = budget_hash(budget)
+    key = ctx.cycle_key(sha)
+    ctx = ctx.model_copy(update={"workdir": str(Path(ctx.workdir).resolve())})
+    layout = CycleLayout(Path(ctx.workdir) / "cycles" / budget.name / f"{ctx.window_end:%Y%m%dT%H%M}-{key[:8]}")
+    if layout.state.exists():
+        return _prepared_summary(open_cycle(layout.root))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ctx.budget_path, layout.budget)
+    write_json(layout.context, ctx)
+    state = _settle(ctx, budget, sha, key, layout)
+    write_json(layout.state, state)
+    return _prepared_summary(open_cycle(layout.root))
+
+
+def _settle(ctx: CycleContext, budget, sha: str, key: str, layout: CycleLayout) -> CycleState:
+    from mlbudget.cycle.champion import fetch_champion
+    from mlbudget.registry.store import MlflowRegistry
+
+    uri = ctx.resolved_tracking_uri()
+    registry = MlflowRegistry(uri)
+    registry.check_reachable()
+    champion = fetch_champion(ctx, budget, registry, layout)
+    start = ctx.window_end - budget.monitoring.window
+    run_id = None
+    if not ctx.dry_run:
+        run_id = registry.start_cycle(budget, str(layout.budget), sha, key, tags=_audit_tags(ctx, start))
+    return CycleState(
+        cycle_key=key,
+        budget_name=budget.name,
+        budget_version=budget.version,
+        budget_sha256=sha,
+        tracking_uri=uri,
+        run_id=run_id,
+        champion_version=champion.lineage.config.get("mlflow_version"),
+        champion_sha256=champion.sha256,
+        window_start=start.isoformat(),
+        window_end=ctx.window_end.isoformat(),
+    )
+
+
+def _audit_tags(ctx: CycleContext, start) -> dict[str, str]:
+    tags = {
+        "mlbudget.triggered_by": ctx.triggered_by,
+        "mlbudget.reason": ctx.reason or "scheduled",
+        "mlbudget.window": f"{start.isoformat()}/{ctx.window_end.isoformat()}",
+        "mlbudget.forced_actions": ",".join(ctx.actions),
+    }
+    if ctx.airflow_run_id:
+        tags["mlbudget.airflow_run_id"] = ctx.airflow_run_id
+    return tags
+
+
+def _prepared_summary(cycle: OpenCycle) -> dict[str, Any]:
+    return {
+        "cycle_dir": str(cycle.layout.root),
+        "champion_version": cycle.state.champion_version,
+        "run_id": cycle.state.run_id,
+        "budget": cycle.state.budget_name,
+        "budget_sha256": cycle.state.budget_sha256,
+    }
+
+
+def pull(cycle_dir: str) -> dict[str, Any]:
+    """Fetch the production window from the cycle's metrics source."""
+    from datetime import datetime
+
+    from mlbudget.cycle.defaults import resolve_source
+    from mlbudget.sources.base import build_source
+    from mlbudget.sources.window import ProductionWindow
+
+    cycle = open_cycle(cycle_dir)
+    if not cycle.layout.window.exists():
+        source = build_source(resolve_source(cycle.ctx, cycle.layout))
+        start = datetime.fromisoformat(cycle.state.window_start)
+        window = source.fetch(start, datetime.fromisoformat(cycle.state.window_end), cycle.layout.window_dir)
+        write_json(cycle.layout.window, window)
+    window = read_model(cycle.layout.window, ProductionWindow)
+    return {
+        "rows": window.rows,
+        "labelled_rows": window.labelled_rows,
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "path": window.path,
+    }
+
+
+def validate(cycle_dir: str) -> dict[str, Any]:
+    """Gate the window with Great Expectations; the verdict is recorded in MLflow."""
+    from mlbudget.models.bundle import ModelBundle
+    from mlbudget.sources.window import ProductionWindow
+    from mlbudget.validation.gate import validate_window
+    from mlbudget.validation.result import ValidationResult
+
+    cycle = open_cycle(cycle_dir)
+    if not cycle.layout.validation.exists():
+        window = read_model(cycle.layout.window, ProductionWindow)
+        spec = ModelBundle(cycle.layout.champion).features()
+        result = validate_window(window, cycle.budget, spec)
+        write_json(cycle.layout.validation, result)
+        if cycle.state.run_id:
+            registry = cycle.registry()
+            registry.log_cycle_artifact(cycle.state.run_id, cycle.layout.validation, "cycle")
+            if not result.success:
+                registry.set_cycle_status(cycle.state.run_id, "invalid_window", result.summary())
+    result = read_model(cycle.layout.validation, ValidationResult)
+    return {"success": result.success, "summary": result.summary(), "failed": [o.message for o in result.failed]}
+
+
+def _require_valid_window(cycle: OpenCycle) -> None:
+    from mlbudget.validation.result import ValidationResult
+
+    result = read_model(cycle.layout.validation, ValidationResult)
+    if not result.success:
+        raise InputError(f"{cycle.layout.validation}: {result.summary()}")
+
+
+def detect(cycle_dir: str) -> dict[str, Any]:
+    """Findings for the window: budget violations, latency creep, drift, accuracy, model size."""
+    from mlbudget.cycle.detection import detect_window
+    from mlbudget.detection.findings import DetectionReport
+
+    cycle = open_cycle(cycle_dir)
+    _require_valid_window(cycle)
+    if not cycle.layout.detection.exists():
+        write_json(cycle.layout.detection, detect_window(cycle))
+    report = read_model(cycle.layout.detection, DetectionReport)
+    return {
+        "violations": [f.message for f in report.violations],
+        "warnings": [f.message for f in report.warnings],
+        "drifted_share": report.drift.drifted_share if report.drift else 0.0,
+    }
+
+
+def plan(cycle_dir: str) -> dict[str, Any]:
+    """Findings -> the candidate kinds to try; also sets aside the data generators use."""
+    from mlbudget.detection.findings import DetectionReport
+    from mlbudget.policy.plan import Plan, make_plan
+
+    cycle = open_cycle(cycle_dir)
+    if not cycle.layout.plan.exists():
+        detection = read_model(cycle.layout.detection, DetectionReport)
+        result = make_plan(detection, cycle.budget, cycle.ctx.actions, cycle.ctx.dry_run)
+        if not result.dry_run:
+            from mlbudget.cycle.splits import write_generation_data
+
+            write_generation_data(cycle)
+        write_json(cycle.layout.plan, result)
+    result = read_model(cycle.layout.plan, Plan)
+    out = result.model_dump(mode="json")
+    out["summary"] = result.summary()
+    return out
+

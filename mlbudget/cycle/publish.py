@@ -1,0 +1,107 @@
+"""The end of a cycle: record everything in MLflow, register and promote the winner, report.
+
+Registering is an upsert keyed by the winner's content hash and promotion
+moves aliases only when the champion changes, so a re-run converges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlbudget.cycle.compete import generation_errors, load_candidates, load_reports
+from mlbudget.cycle.layout import read_json, read_model, write_json
+from mlbudget.cycle.state import OpenCycle, open_cycle
+
+CYCLE_ARTIFACTS = ("validation", "detection", "plan", "decision")
+
+
+def register(cycle_dir: str) -> dict[str, Any]:
+    """Log candidates and verdicts, register the winner once, move aliases."""
+    cycle = open_cycle(cycle_dir)
+    if cycle.ctx.dry_run:
+        return {"version": None, "promoted": False, "status": "dry_run"}
+    if not cycle.layout.registry.exists():
+        write_json(cycle.layout.registry, _publish(cycle))
+    return read_json(cycle.layout.registry)
+
+
+def _publish(cycle: OpenCycle) -> dict[str, Any]:
+    from mlbudget.selection.decision import Decision
+
+    registry = cycle.registry()
+    decision = read_model(cycle.layout.decision, Decision)
+    _log_cycle(cycle, registry, decision)
+    version, status = None, "kept" if decision.winner else "no_fit"
+    if decision.promote and decision.winner:
+        winner = load_candidates(cycle)[decision.winner]
+        reason = f"{winner.generator}: {decision.rationale}"
+        version = registry.register(winner, cycle.budget, cycle.state.budget_sha256, reason, cycle.state.run_id)
+        if cycle.budget.promotion.auto_promote:
+            registry.promote(cycle.budget.name, version, reason)
+            status = "promoted"
+        else:
+            registry.set_challenger(cycle.budget.name, version)
+            status = "challenger"
+    registry.set_cycle_status(cycle.state.run_id, status, decision.rationale)
+    return {
+        "version": version,
+        "promoted": status == "promoted",
+        "status": status,
+        "previous_version": cycle.state.champion_version,
+        "winner": decision.winner,
+    }
+
+
+def _log_cycle(cycle: OpenCycle, registry, decision) -> None:
+    reports = load_reports(cycle)
+    verdicts = {v.name: v for v in decision.verdicts}
+    for name, candidate in load_candidates(cycle).items():
+        registry.log_candidate(cycle.state.run_id, candidate, reports.get(name), verdicts.get(name))
+    for stem in CYCLE_ARTIFACTS:
+        path = cycle.layout.root / f"{stem}.json"
+        if path.exists():
+            registry.log_cycle_artifact(cycle.state.run_id, path, "cycle")
+
+
+def report(cycle_dir: str) -> dict[str, Any]:
+    """Write report.html and report.json for the cycle (and log them to its MLflow run)."""
+    from mlbudget.report.html import write_report
+
+    cycle = open_cycle(cycle_dir)
+    paths = {k: str(v) for k, v in write_report(cycle.layout.report_dir, **_report_inputs(cycle)).items()}
+    write_json(cycle.layout.report_dir / "paths.json", paths)
+    if cycle.state.run_id:
+        cycle.registry().log_cycle_artifact(cycle.state.run_id, cycle.layout.report_dir, "report")
+    return paths
+
+
+def _optional(cycle: OpenCycle, stem: str, model):
+    path = cycle.layout.root / f"{stem}.json"
+    return read_model(path, model) if path.exists() else None
+
+
+def _report_inputs(cycle: OpenCycle) -> dict[str, Any]:
+    from mlbudget.detection.findings import DetectionReport
+    from mlbudget.selection.decision import Decision
+    from mlbudget.validation.result import ValidationResult
+
+    plan = read_json(cycle.layout.plan) if cycle.layout.plan.exists() else None
+    registry = read_json(cycle.layout.registry) if cycle.layout.registry.exists() else None
+    return {
+        "budget": cycle.budget,
+        "budget_sha256": cycle.state.budget_sha256,
+        "validation": _optional(cycle, "validation", ValidationResult),
+        "detection": _optional(cycle, "detection", DetectionReport),
+        "plan": plan,
+        "candidates": list(load_candidates(cycle).values()),
+        "reports": load_reports(cycle),
+        "decision": _optional(cycle, "decision", Decision),
+        "extra": {
+            "cycle_key": cycle.state.cycle_key,
+            "window": f"{cycle.state.window_start}/{cycle.state.window_end}",
+            "triggered_by": cycle.ctx.triggered_by,
+            "reason": cycle.ctx.reason,
+            "generation_errors": generation_errors(cycle),
+            "registry": registry,
+        },
+    }

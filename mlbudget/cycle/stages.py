@@ -1,0 +1,26 @@
+"""Every stage of the loop as a plain function: what `mlbudget run` and the Airflow DAGs call.
+
+Each takes and returns small JSON (the cycle directory is the hand-off), so an
+Airflow task body is one call here and XCom stays tiny.
+"""
+
+from mlbudget.cycle.compete import benchmark, candidate_names, generate, select
+from mlbudget.cycle.observe import detect, plan, prepare, pull, validate
+from mlbudget.cycle.publish import register, report
+from mlbudget.cycle.run import CycleOutcome, run_cycle
+
+__all__ = [
+    "prepare",
+    "pull",
+    "validate",
+    "detect",
+    "plan",
+    "generate",
+    "candidate_names",
+    "benchmark",
+    "select",
+    "register",
+    "report",
+    "run_cycle",
+    "CycleOutcome",
+]

@@ -1,0 +1,79 @@
+"""Policy: findings -> a plan of candidate generators, each with its reason."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlbudget.budget.model import Budget
+from mlbudget.detection.findings import DetectionReport, Finding
+
+
+class PlannedAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    """Candidate generator registry name."""
+    reason: str
+    forced: bool = False
+
+
+class Plan(BaseModel):
+    """What the cycle will try. Empty actions: the model is within budget, nothing to do."""
+
+    model_config = ConfigDict(extra="forbid")
+    actions: list[PlannedAction] = Field(default_factory=list)
+    dry_run: bool = False
+    fp32: list[str] = Field(default_factory=list)
+    """Kinds whose outputs are full-precision models (run first; compressors also take them as parents)."""
+    compress: list[str] = Field(default_factory=list)
+    """Kinds that compress a full-precision parent."""
+
+    def summary(self) -> str:
+        if not self.actions:
+            return "no action: every finding is within budget"
+        return "; ".join(f"{a.kind} ({a.reason})" for a in self.actions)
+
+
+def _triggers(findings: list[Finding], kinds: list[str], on_warn: bool) -> list[Finding]:
+    statuses = {"violation", "warn"} if on_warn else {"violation"}
+    return [f for f in findings if f.kind in kinds and f.status in statuses]
+
+
+def make_plan(
+    detection: DetectionReport, budget: Budget, forced: list[str] | None = None, dry_run: bool = False
+) -> Plan:
+    """Turn findings into candidate kinds, following ``budget.policy.rules`` in order.
+
+    Args:
+        detection: the window's findings.
+        budget: the budget whose policy applies.
+        forced: generator names to run whatever the findings (on-demand runs).
+        dry_run: mark the plan as a dry run (the cycle stops after planning).
+
+    Returns:
+        The plan: the union of the actions of every rule that fired, plus forced kinds.
+
+    Raises:
+        UnknownPluginError: a rule or a forced action names no registered generator.
+    """
+    from mlbudget.candidates import CandidateGenerator
+
+    actions: dict[str, PlannedAction] = {}
+    for kind in forced or []:
+        CandidateGenerator.lookup(kind)
+        actions.setdefault(kind, PlannedAction(kind=kind, reason="forced on demand", forced=True))
+    for rule in budget.policy.rules:
+        fired = _triggers(detection.findings, list(rule.when), rule.on_warn)
+        if not fired:
+            continue
+        reason = "; ".join(dict.fromkeys(f.message for f in fired[:3]))
+        for kind in rule.actions:
+            CandidateGenerator.lookup(kind)
+            actions.setdefault(kind, PlannedAction(kind=kind, reason=reason))
+    ordered = list(actions.values())
+    makes_fp32 = {k for k in actions if CandidateGenerator.lookup(k).makes_fp32}
+    return Plan(
+        actions=ordered,
+        dry_run=dry_run,
+        fp32=[a.kind for a in ordered if a.kind in makes_fp32],
+        compress=[a.kind for a in ordered if a.kind not in makes_fp32],
+    )
