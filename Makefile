@@ -1,0 +1,58 @@
+# mlbudget: `make demo` runs one full recalibration cycle, `make test` runs the suite.
+# Both create .venv/ at the repo root and install what they need on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Torch must be the CPU build. On this project's machines pip finds torch 2.13.0+cpu
+# locally; elsewhere set TORCH_INDEX_URL to PyTorch's CPU wheel index.
+TORCH_INDEX_URL ?=
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test test-fast lint schema bench clean
+
+help:
+	@echo "make demo   - install, then run one full cycle on the demo model (state in .mlbudget/)"
+	@echo "make test   - install, then run the whole test suite"
+	@echo "make bench  - run the benchmark scripts in benchmarks/"
+	@echo "make schema - re-export configs/schema/budget.schema.json"
+	@echo "make clean  - remove .mlbudget/ (demo state); add CLEAN_VENV=1 to remove .venv/ too"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" \
+		$(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[airflow,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mlbudget demo
+
+test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlbudget plugins dags tests
+	$(BIN)/lint-imports
+
+schema: $(STAMP)
+	$(BIN)/mlbudget budget schema > configs/schema/budget.schema.json
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/drift_bench.py
+	$(BIN)/python benchmarks/bench_vs_bare_ort.py
+	$(BIN)/python benchmarks/demo_cycle.py
+
+clean:
+	rm -rf .mlbudget
+	$(if $(CLEAN_VENV),rm -rf $(VENV))
