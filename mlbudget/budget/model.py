@@ -8,6 +8,7 @@ become the descriptions in the exported JSON schema
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -103,7 +104,7 @@ class LatencyLimits(StrictModel):
     def _ordered(self) -> LatencyLimits:
         given = [(n, getattr(self, f"{n}_ms")) for n in ("p50", "p95", "p99")]
         given = [(n, v) for n, v in given if v is not None]
-        for (lo_name, lo), (hi_name, hi) in zip(given, given[1:]):
+        for (lo_name, lo), (hi_name, hi) in pairwise(given):
             if lo > hi:
                 raise ValueError(f"{lo_name}_ms ({lo:g}) must be <= {hi_name}_ms ({hi:g})")
         return self
@@ -273,8 +274,9 @@ class Budget(StrictModel):
     @model_validator(mode="after")
     def _latency_concurrency_benchmarked(self) -> Budget:
         if self.limits.latency.concurrency not in self.load.concurrency:
+            # Raised at the document root, so the message names the field path itself.
             raise ValueError(
-                f"limits.latency.concurrency ({self.limits.latency.concurrency}) "
-                f"must be one of load.concurrency {self.load.concurrency}"
+                f"limits.latency.concurrency: must be one of load.concurrency {self.load.concurrency} "
+                f"(got {self.limits.latency.concurrency})"
             )
         return self
