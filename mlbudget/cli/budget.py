@@ -129,3 +129,25 @@ def _show(value: Any) -> str:
         return "(unset)"
     text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_RULES_OUTPUT_OPTION = typer.Option(
+    None, "--output", "-o", help="Rules file to write (default: configs/prometheus/<name>.rules.yml)."
+)
+_STDOUT_OPTION = typer.Option(False, "--stdout", help="Print the rules on stdout instead of writing a file.")
+
+
+@budget_app.command("prom-rules")
+def prom_rules(
+    file: Path = _FILE_ARGUMENT, output: Path | None = _RULES_OUTPUT_OPTION, stdout: bool = _STDOUT_OPTION
+) -> None:
+    """Write Prometheus alerting rules (latency percentiles, error rate, creep) from a budget."""
+    from mlbudget.budget.loader import load_budget
+    from mlbudget.budget.prometheus_rules import rules_text, write_rules
+
+    with handle_errors():
+        budget = load_budget(file)
+    if stdout:
+        typer.echo(rules_text(budget), nl=False)
+        return
+    typer.echo(f"wrote {write_rules(budget, output)}", err=True)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from mlbudget.budget import budget_hash, budget_json_schema, load_budget
@@ -153,3 +154,31 @@ def test_diff_invalid_input_exit_2(runner, files):
     result = runner.invoke(budget_app, ["diff", str(files["good"]), str(files["empty"])])
     assert result.exit_code == 2
     assert "file is empty" in result.stderr
+
+
+def test_prom_rules_writes_file(runner, files, tmp_path):
+    target = tmp_path / "out" / "tiny.rules.yml"
+    result = runner.invoke(budget_app, ["prom-rules", str(files["good"]), "--output", str(target)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip() == f"wrote {target}"
+    alerts = [r["alert"] for r in yaml.safe_load(target.read_text(encoding="utf-8"))["groups"][0]["rules"]]
+    assert "BudgetP95LatencyExceeded" in alerts
+
+
+def test_prom_rules_default_path(runner, files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(budget_app, ["prom-rules", str(files["good"])])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "configs" / "prometheus" / "tiny.rules.yml").is_file()
+
+
+def test_prom_rules_stdout(runner):
+    result = runner.invoke(budget_app, ["prom-rules", "--stdout", str(DEMO)])
+    assert result.exit_code == 0
+    assert result.stdout == (REPO / "configs" / "prometheus" / "demo-classifier.rules.yml").read_text(encoding="utf-8")
+
+
+def test_prom_rules_invalid_budget(runner, files):
+    result = runner.invoke(budget_app, ["prom-rules", "--stdout", str(files["bad2"])])
+    assert result.exit_code == 2
+    assert "warn_margin: must be < 1 (got 2)" in result.stderr
