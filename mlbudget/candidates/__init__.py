@@ -1,0 +1,13 @@
+"""Candidate generators: plug-ins that turn a parent model into ONNX candidates.
+
+Importing this package registers the built-in generators; their modules import
+torch, onnxruntime and neural_compressor only inside methods, so this stays light.
+
+Built-ins: ``ort_dynamic_int8``, ``ort_static_int8``, ``inc_static_int8``,
+``retrain``, ``distill``.
+"""
+
+from mlbudget.candidates import ort_dynamic, ort_static  # noqa: F401  (registers the generators)
+from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
+
+__all__ = ["Candidate", "CandidateGenerator", "GenerationData", "GeneratorConfig"]
