@@ -18,9 +18,9 @@ from mlbudget.budget.model import Budget
 
 Direction = Literal["tightened", "loosened", "changed", "added", "removed"]
 
-Path = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 
-_MAX_LIMITS: tuple[Path, ...] = (
+_MAX_LIMITS: tuple[FieldPath, ...] = (
     ("limits", "latency", "p50_ms"),
     ("limits", "latency", "p95_ms"),
     ("limits", "latency", "p99_ms"),
@@ -37,7 +37,7 @@ _MAX_LIMITS: tuple[Path, ...] = (
 )
 """Limits where a lower value is stricter. ``*`` matches any mapping key (a feature name)."""
 
-_MIN_LIMITS: tuple[Path, ...] = (
+_MIN_LIMITS: tuple[FieldPath, ...] = (
     ("limits", "min_throughput_rps"),
     ("limits", "accuracy", "minimum"),
     ("monitoring", "min_rows"),
@@ -87,7 +87,7 @@ def diff_budgets(old: Budget, new: Budget) -> list[BudgetChange]:
     return changes
 
 
-def _walk(old: Any, new: Any, path: Path, out: list[BudgetChange]) -> None:
+def _walk(old: Any, new: Any, path: FieldPath, out: list[BudgetChange]) -> None:
     if old == new:
         return
     if (isinstance(old, dict) or isinstance(new, dict)) and _both_or_none(old, new, dict):
@@ -99,13 +99,13 @@ def _walk(old: Any, new: Any, path: Path, out: list[BudgetChange]) -> None:
     out.append(_change(path, old, new))
 
 
-def _walk_dict(old: dict[str, Any], new: dict[str, Any], path: Path, out: list[BudgetChange]) -> None:
+def _walk_dict(old: dict[str, Any], new: dict[str, Any], path: FieldPath, out: list[BudgetChange]) -> None:
     keys = list(old) + [k for k in new if k not in old]
     for key in keys:
         _walk(old.get(key), new.get(key), (*path, key), out)
 
 
-def _walk_list(old: list[Any], new: list[Any], path: Path, out: list[BudgetChange]) -> None:
+def _walk_list(old: list[Any], new: list[Any], path: FieldPath, out: list[BudgetChange]) -> None:
     for index in range(max(len(old), len(new))):
         before = old[index] if index < len(old) else None
         after = new[index] if index < len(new) else None
@@ -120,7 +120,7 @@ def _all_dicts(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(item, dict) for item in items)
 
 
-def _change(path: Path, old: Any, new: Any) -> BudgetChange:
+def _change(path: FieldPath, old: Any, new: Any) -> BudgetChange:
     sense = _sense(path)
     return BudgetChange(
         field=_dotted(path), old=old, new=new, direction=_direction(sense, old, new), limit=sense is not None
@@ -142,7 +142,7 @@ def _numbers(*values: Any) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-def _sense(path: Path) -> Literal["max", "min"] | None:
+def _sense(path: FieldPath) -> Literal["max", "min"] | None:
     if any(_matches(pattern, path) for pattern in _MAX_LIMITS):
         return "max"
     if any(_matches(pattern, path) for pattern in _MIN_LIMITS):
@@ -150,11 +150,11 @@ def _sense(path: Path) -> Literal["max", "min"] | None:
     return None
 
 
-def _matches(pattern: Path, path: Path) -> bool:
+def _matches(pattern: FieldPath, path: FieldPath) -> bool:
     return len(pattern) == len(path) and all(p == "*" or p == q for p, q in zip(pattern, path))
 
 
-def _dotted(path: Path) -> str:
+def _dotted(path: FieldPath) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
