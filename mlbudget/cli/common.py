@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mlbudget.errors import MlbudgetError
 
@@ -35,7 +36,8 @@ def handle_errors() -> Iterator[None]:
         yield
     except MlbudgetError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+            # The message may hold user text (file names, YAML values): never read it as markup.
+            err_console.print(Text.assemble(("error: ", "red"), line), highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 
