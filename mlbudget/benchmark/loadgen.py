@@ -213,6 +213,8 @@ def measure_level(
         raise InputError("open-loop load needs target_rps")
     if feeds is None:
         feeds = [runtime.make_inputs(batch_size, settings.seed + i) for i in range(concurrency)]
+    if len(feeds) < concurrency:
+        raise InputError(f"{len(feeds)} feed dicts for {concurrency} workers: give one per worker")
     arrivals = _Arrivals(target_rps, settings.seed) if mode == "open" else None
     lanes, threads, go, stop, errors = _start(runtime, feeds[:concurrency], settings, arrivals)
     try:

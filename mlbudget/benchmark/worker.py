@@ -35,7 +35,19 @@ def _progress(message: str) -> None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MB (ru_maxrss; psutil where unavailable)."""
+    """Peak resident set size of this process so far, MB.
+
+    Linux: ``VmHWM`` from /proc/self/status. Not ``ru_maxrss``: Linux carries
+    the parent's high-water mark across fork + exec, so a worker spawned by a
+    big process (pytest, Airflow) would report the parent's peak. Elsewhere
+    ``ru_maxrss``, or psutil's peak working set on Windows.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
 
