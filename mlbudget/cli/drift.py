@@ -1,0 +1,132 @@
+"""``mlbudget drift REFERENCE CURRENT``: per-feature data drift between two tables.
+
+Registered by the main app as ``app.command("drift")(drift_command)``. Exit 0
+when no feature drifted, 1 when one did, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mlbudget.cli.common import EXIT_FINDINGS, EXIT_OK, JSON_OPTION, emit_json, handle_errors, out_console
+from mlbudget.errors import InputError
+
+
+def read_table(path: Path):
+    """Read a Parquet or CSV file into a data frame.
+
+    Raises:
+        InputError: the file is missing, unreadable, or neither Parquet nor CSV.
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (expected a Parquet or CSV table)")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path)
+    except Exception as exc:  # pyarrow and the CSV parser raise many types
+        raise InputError(f"{path}: not a readable {suffix[1:]} table ({type(exc).__name__}: {exc})") from exc
+    raise InputError(f"{path}: unknown file type {suffix or '(none)'!r} (expected .parquet, .pq or .csv)")
+
+
+def read_reference(path: Path):
+    """A reference table, or a saved reference profile (``.json``)."""
+    from mlbudget.detection.drift.profile import ReferenceProfile
+
+    if path.suffix.lower() == ".json":
+        if not path.is_file():
+            raise InputError(f"{path}: no such file (expected a reference profile)")
+        return ReferenceProfile.load(path)
+    return read_table(path)
+
+
+def drift_settings(method: str | None, threshold: float | None):
+    """Drift settings from the command-line options (the method applies to the kinds it supports)."""
+    from mlbudget.budget.model import DriftSettings
+    from mlbudget.detection.drift import DriftDetector
+    from mlbudget.errors import ConfigError
+
+    values: dict = {}
+    if method is not None:
+        detector = DriftDetector.lookup(method)
+        if "numeric" in detector.supports:
+            values["method"] = method
+        if "categorical" in detector.supports:
+            values["categorical_method"] = method
+    if threshold is not None:
+        if threshold <= 0:
+            raise ConfigError(f"--threshold must be > 0, got {threshold:g}")
+        values["threshold"] = threshold
+    return DriftSettings(**values)
+
+
+def select_columns(reference, current, columns: str | None) -> tuple[list[str] | None, list[str] | None]:
+    """Numeric and categorical columns named by ``--columns`` (None, None to infer)."""
+    from mlbudget.detection.drift.profile import ReferenceProfile
+    from mlbudget.detection.drift.run import infer_kinds, resolve_columns
+
+    if columns is None:
+        return resolve_columns(reference, current, None, None)
+    names = [c.strip() for c in columns.split(",") if c.strip()]
+    if not names:
+        raise InputError("--columns: expected a comma-separated list of column names")
+    if isinstance(reference, ReferenceProfile):
+        missing = [c for c in names if c not in reference.columns]
+        if missing:
+            raise InputError(f"reference profile lacks columns: {', '.join(missing)}")
+        return [c for c in names if reference.columns[c].kind == "numeric"], [
+            c for c in names if reference.columns[c].kind == "categorical"
+        ]
+    missing = [c for c in names if c not in reference.columns]
+    if missing:
+        raise InputError(f"reference data lacks columns: {', '.join(missing)}")
+    return infer_kinds(reference, names)
+
+
+def drift_command(
+    reference: Path = typer.Argument(..., help="Reference rows (Parquet or CSV) or a reference profile (.json)."),
+    current: Path = typer.Argument(..., help="Current rows (Parquet or CSV)."),
+    method: str | None = typer.Option(None, "--method", help="Drift test: psi, ks, chi_square, wasserstein, jensen_shannon."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Threshold on the statistic (default: per method)."),
+    columns: str | None = typer.Option(None, "--columns", help="Comma-separated columns (default: common feature columns)."),
+    exact: bool = typer.Option(False, "--exact", help="Exact statistics from the raw values with scipy (slower)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Test each feature column of CURRENT for drift against REFERENCE.
+
+    Request-log columns (timestamp, status, *_ms, prediction, label, request_id)
+    are skipped unless --columns names them. Exit 0: no drift; 1: drift; 2: bad input.
+    """
+    from mlbudget.detection.drift import detect_drift
+
+    with handle_errors():
+        settings = drift_settings(method, threshold)
+        ref, cur = read_reference(reference), read_table(current)
+        numeric, categorical = select_columns(ref, cur, columns)
+        report = detect_drift(ref, cur, settings, numeric=numeric, categorical=categorical, exact=exact)
+    if json_output:
+        emit_json({**report.model_dump(mode="json"), "exact": exact})
+    else:
+        _print_table(report)
+    raise typer.Exit(EXIT_FINDINGS if any(r.drifted for r in report.rows) else EXIT_OK)
+
+
+def _print_table(report) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"drift: {report.current_rows:,} current vs {report.reference_rows:,} reference rows")
+    for header in ("feature", "kind", "method", "statistic", "p-value", "threshold", "drifted"):
+        table.add_column(header, justify="right" if header in {"statistic", "p-value", "threshold"} else "left")
+    for r in report.rows:
+        p_value = "" if r.p_value is None else f"{r.p_value:.3g}"
+        table.add_row(r.feature, r.kind, r.method, f"{r.statistic:.4f}", p_value, f"{r.threshold:g}",
+                      "[red]yes[/red]" if r.drifted else "no")
+    out_console.print(table)
+    verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
+    out_console.print(f"{report.drifted_share:.0%} of features drifted: {verdict}")

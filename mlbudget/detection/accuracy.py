@@ -1,0 +1,104 @@
+"""Accuracy decay on labelled production rows, and prediction drift.
+
+Accuracy is judged only with at least ``monitoring.min_labelled_rows`` labels
+(labels arrive late); below that the finding is ``info``. Prediction drift is the
+PSI of the predicted-class distribution against a reference class distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mlbudget.budget.model import Budget
+from mlbudget.detection.budget_checks import floor_status
+from mlbudget.detection.drift.psi import psi_from_counts
+from mlbudget.detection.findings import Finding
+from mlbudget.errors import InputError
+from mlbudget.sources.window import LABEL, PREDICTION
+
+
+def score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """``accuracy``, ``balanced_accuracy`` or ``f1_macro`` (sklearn's definitions, plain numpy)."""
+    if metric == "accuracy":
+        return float(np.mean(y_true == y_pred))
+    classes = np.unique(y_true) if metric == "balanced_accuracy" else np.union1d(y_true, y_pred)
+    tp = np.array([np.sum((y_true == c) & (y_pred == c)) for c in classes], dtype=np.float64)
+    actual = np.array([np.sum(y_true == c) for c in classes], dtype=np.float64)
+    if metric == "balanced_accuracy":
+        return float(np.mean(tp / actual))
+    predicted = np.array([np.sum(y_pred == c) for c in classes], dtype=np.float64)
+    denominator = actual + predicted
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return float(np.mean(f1))
+
+
+def class_labels(values: pd.Series) -> np.ndarray:
+    """Classes as strings, with integer-valued floats (labels with nulls) written as integers."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64)
+        if np.all(numbers == np.round(numbers)):
+            return numbers.astype(np.int64).astype(str)
+    return values.astype(str).to_numpy()
+
+
+def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
+    """The budget's accuracy metric on labelled rows against ``limits.accuracy.minimum``.
+
+    Raises:
+        InputError: the window has a ``label`` column but no ``prediction`` column.
+    """
+    limits = budget.limits.accuracy
+    if limits is None:
+        return []
+    if LABEL not in frame.columns:
+        return [_info(limits.metric, "no label column in the window")]
+    if PREDICTION not in frame.columns:
+        raise InputError(f"production window has labels but no {PREDICTION!r} column")
+    rows = frame[[PREDICTION, LABEL]].dropna()
+    needed = budget.monitoring.min_labelled_rows
+    if len(rows) < needed:
+        return [_info(limits.metric, f"{len(rows):,} labelled rows, fewer than the {needed:,} needed to judge "
+                      f"{limits.metric} (monitoring.min_labelled_rows)")]
+    y_true, y_pred = class_labels(rows[LABEL]), class_labels(rows[PREDICTION])
+    actual = score(limits.metric, y_true, y_pred)
+    status = floor_status(actual, limits.minimum, budget.warn_margin)
+    relation = "<" if status == "violation" else ">="
+    return [
+        Finding(
+            kind="accuracy", status=status, metric=limits.metric, actual=actual, limit=limits.minimum,
+            message=f"{limits.metric} {actual:.3f} {relation} {limits.minimum:.3f} "
+            f"(production window, {len(rows):,} labelled rows)",
+            details={"labelled_rows": len(rows)},
+        )
+    ]
+
+
+def check_prediction_drift(frame: pd.DataFrame, reference_class_share: dict | None, threshold: float) -> list[Finding]:
+    """PSI of the predicted classes against ``reference_class_share`` (class -> share or count)."""
+    if not reference_class_share:
+        return [Finding(kind="prediction_drift", status="info", metric="psi:prediction",
+                        message="no reference class distribution: prediction drift not checked")]
+    if PREDICTION not in frame.columns or frame[PREDICTION].dropna().empty:
+        return [Finding(kind="prediction_drift", status="info", metric="psi:prediction",
+                        message="no predictions in the window")]
+    keys = class_labels(pd.Series(list(reference_class_share)))
+    reference = dict(zip(keys, map(float, reference_class_share.values())))
+    current = pd.Series(class_labels(frame[PREDICTION].dropna())).value_counts()  # a handful of classes
+    classes = sorted(set(reference) | set(current.index))
+    ref = np.array([reference.get(c, 0.0) for c in classes])
+    cur = np.array([float(current.get(c, 0)) for c in classes])
+    psi = psi_from_counts(ref, cur)
+    status = "violation" if psi > threshold else "ok"
+    return [
+        Finding(
+            kind="prediction_drift", status=status, metric="psi:prediction", actual=psi, limit=threshold,
+            message=f"prediction PSI {psi:.3f} {'>' if status == 'violation' else '<='} {threshold:.3f} "
+            f"({int(cur.sum()):,} predictions)",
+            details={"current_share": dict(zip(classes, (cur / cur.sum()).tolist()))},
+        )
+    ]
+
+
+def _info(metric: str, message: str) -> Finding:
+    return Finding(kind="accuracy", status="info", metric=metric, message=message)

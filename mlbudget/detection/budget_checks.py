@@ -1,0 +1,144 @@
+"""Production-window checks against the budget's limits, with the warn margin.
+
+Each check returns ``list[Finding]``, passes included (status ``ok``) so reports
+show what was checked. A value beyond its limit is a ``violation``; one within
+``warn_margin`` (a share of the limit) of it is a ``warn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mlbudget.budget.model import Budget
+from mlbudget.detection.findings import Finding, Status
+from mlbudget.errors import InputError
+from mlbudget.sources.window import LATENCY, STATUS, STATUS_ERROR, STATUS_OK
+
+MIN_SAMPLES = {"p50": 1, "p95": 64, "p99": 662}
+"""Fewest samples behind a percentile claim (MLPerf LoadGen's floor: p90 64, p99 662)."""
+
+
+def cap_status(actual: float, limit: float, warn_margin: float) -> Status:
+    """``violation`` above a cap, ``warn`` within ``warn_margin`` of it, else ``ok``."""
+    if actual > limit:
+        return "violation"
+    if actual > limit * (1 - warn_margin):
+        return "warn"
+    return "ok"
+
+
+def floor_status(actual: float, limit: float, warn_margin: float) -> Status:
+    """``violation`` below a floor, ``warn`` within ``warn_margin`` of it, else ``ok``."""
+    if actual < limit:
+        return "violation"
+    if actual < limit * (1 + warn_margin):
+        return "warn"
+    return "ok"
+
+
+_RELATION = {"violation": ">", "warn": "<=", "ok": "<="}
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"production window lacks columns: {', '.join(missing)} (request-log form expected)")
+
+
+def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
+    """Latency percentiles of the ``ok`` rows against ``limits.latency``.
+
+    Raises:
+        InputError: the window lacks ``latency_ms`` or ``status``.
+    """
+    limits = budget.limits.latency.items()
+    if not limits:
+        return []
+    _require(frame, [LATENCY, STATUS])
+    latency = frame.loc[frame[STATUS] == STATUS_OK, LATENCY].to_numpy(dtype=np.float64, na_value=np.nan)
+    latency = latency[~np.isnan(latency)]
+    n = len(latency)
+    if n == 0:
+        return [Finding(kind="latency", status="info", metric="latency_ms", message="no successful requests in the window")]
+    findings = []
+    for percentile, limit in limits:
+        actual = float(np.percentile(latency, float(percentile[1:])))
+        status = cap_status(actual, limit, budget.warn_margin)
+        message = f"{percentile} {actual:.1f} ms {_RELATION[status]} {limit:.1f} ms (production window, {n:,} requests)"
+        if status == "warn":
+            message += f", within {budget.warn_margin:.0%} of the limit"
+        if n < MIN_SAMPLES[percentile]:
+            message += f"; too few samples for a {percentile} claim (need {MIN_SAMPLES[percentile]})"
+        findings.append(
+            Finding(
+                kind="latency", status=status, metric=f"{percentile}_ms", actual=actual, limit=limit,
+                message=message, details={"samples": n, "min_samples": MIN_SAMPLES[percentile]},
+            )
+        )
+    return findings
+
+
+def check_error_rate(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
+    """Share of ``error`` rows against ``limits.max_error_rate``.
+
+    Raises:
+        InputError: the window lacks ``status``.
+    """
+    limit = budget.limits.max_error_rate
+    if limit is None:
+        return []
+    _require(frame, [STATUS])
+    n = len(frame)
+    if n == 0:
+        return [Finding(kind="error_rate", status="info", metric="error_rate", message="no requests in the window")]
+    errors = int((frame[STATUS] == STATUS_ERROR).sum())
+    actual = errors / n
+    status = cap_status(actual, limit, budget.warn_margin)
+    message = f"error rate {actual:.2%} {_RELATION[status]} {limit:.2%} (production window, {errors:,} of {n:,} requests)"
+    return [
+        Finding(
+            kind="error_rate", status=status, metric="error_rate", actual=actual, limit=limit,
+            message=message, details={"errors": errors, "requests": n},
+        )
+    ]
+
+
+def check_memory(memory_mb: Sequence[float] | None, budget: Budget) -> list[Finding]:
+    """Peak of the window's memory samples against ``limits.max_peak_rss_mb``; growth as info."""
+    samples = np.asarray([m for m in (memory_mb or []) if m is not None], dtype=np.float64)
+    if samples.size == 0:
+        return [Finding(kind="memory", status="info", metric="peak_rss_mb", message="no memory samples in the window")]
+    findings = []
+    peak = float(samples.max())
+    limit = budget.limits.max_peak_rss_mb
+    if limit is not None:
+        status = cap_status(peak, limit, budget.warn_margin)
+        findings.append(
+            Finding(
+                kind="memory", status=status, metric="peak_rss_mb", actual=peak, limit=limit,
+                message=f"peak RSS {peak:.1f} MB {_RELATION[status]} {limit:.1f} MB "
+                f"(production window, {samples.size:,} samples)",
+            )
+        )
+    findings.append(_memory_growth(samples))
+    return findings
+
+
+def _memory_growth(samples: np.ndarray) -> Finding:
+    # Median of the last tenth minus median of the first tenth: robust to single spikes.
+    tenth = max(len(samples) // 10, 1)
+    growth = float(np.median(samples[-tenth:]) - np.median(samples[:tenth]))
+    share = growth / float(np.median(samples[:tenth])) if np.median(samples[:tenth]) > 0 else 0.0
+    return Finding(
+        kind="memory", status="info", metric="memory_growth_mb", actual=growth,
+        message=f"memory grew {growth:+.1f} MB ({share:+.1%}) over the window",
+        details={"relative": share, "samples": int(samples.size)},
+    )
+
+
+def check_budget(frame: pd.DataFrame, budget: Budget, memory_mb: Sequence[float] | None = None) -> list[Finding]:
+    """Latency, error rate and memory findings for one production window."""
+    return [*check_latency(frame, budget), *check_error_rate(frame, budget), *check_memory(memory_mb, budget)]

@@ -1,0 +1,83 @@
+"""Detection: every finding for one production window, as data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from mlbudget.budget.model import Budget
+from mlbudget.detection.accuracy import check_accuracy, check_prediction_drift
+from mlbudget.detection.budget_checks import check_budget
+from mlbudget.detection.creep import detect_latency_creep
+from mlbudget.detection.drift.profile import ReferenceProfile
+from mlbudget.detection.drift.run import detect_drift
+from mlbudget.detection.findings import DetectionReport, DriftReport, Finding
+from mlbudget.models.features import FeatureSpec
+
+
+def detect(
+    window_frame: pd.DataFrame,
+    budget: Budget,
+    reference: pd.DataFrame | ReferenceProfile,
+    spec: FeatureSpec,
+    memory_mb: list[float] | None = None,
+    reference_class_share: dict | None = None,
+) -> DetectionReport:
+    """Budget checks, latency creep, accuracy, prediction drift and data drift for one window.
+
+    Args:
+        window_frame: the production window's request-log rows.
+        budget: the budget document.
+        reference: the champion's reference rows or their profile.
+        spec: the model's features (numeric and categorical columns, label name).
+        memory_mb: serving-process memory samples over the window.
+        reference_class_share: class -> share (or count) of the reference predictions;
+            when None and ``reference`` holds the label column, its label shares are used.
+
+    Returns:
+        The findings (passes included) and the drift report.
+
+    Raises:
+        InputError: the window or the reference lacks required columns.
+        ConfigError: the drift settings name an unknown or unsuitable method.
+    """
+    findings = check_budget(window_frame, budget, memory_mb)
+    findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep)
+    findings += check_accuracy(window_frame, budget)
+    if reference_class_share is None and isinstance(reference, pd.DataFrame) and spec.label in reference.columns:
+        reference_class_share = reference[spec.label].value_counts().to_dict()
+    findings += check_prediction_drift(window_frame, reference_class_share, budget.monitoring.drift.prediction_threshold)
+    drift = detect_drift(
+        reference,
+        window_frame,
+        budget.monitoring.drift,
+        numeric=[f.name for f in spec.numeric],
+        categorical=[f.name for f in spec.categorical],
+    )
+    findings += drift_findings(drift, budget.monitoring.drift.max_drifted_share)
+    return DetectionReport(findings=findings, drift=drift)
+
+
+def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Finding]:
+    """A ``warn`` per drifted feature and one dataset finding (violation when dataset drift)."""
+    findings = [
+        Finding(
+            kind="drift", status="warn", metric=f"{row.method}:{row.feature}", actual=row.statistic,
+            limit=row.threshold, message=f"{row.feature}: {row.method} {row.statistic:.3f} > {row.threshold:.3f}",
+            details={"p_value": row.p_value, "feature_kind": row.kind},
+        )
+        for row in report.rows
+        if row.drifted
+    ]
+    drifted = [row.feature for row in report.rows if row.drifted]
+    status = "violation" if report.dataset_drift else "ok"
+    findings.append(
+        Finding(
+            kind="drift", status=status, metric="drifted_share", actual=report.drifted_share, limit=max_drifted_share,
+            message=f"{len(drifted)} of {len(report.rows)} features drifted ({report.drifted_share:.0%} "
+            f"{'>' if report.dataset_drift else '<='} {max_drifted_share:.0%}; {report.current_rows:,} rows)",
+            details={"drifted": drifted},
+        )
+    )
+    return findings

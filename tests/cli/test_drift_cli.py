@@ -1,0 +1,109 @@
+"""``mlbudget drift``: exit codes 0/1/2, --json on stdout only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mlbudget.cli.drift import drift_command
+
+app = typer.Typer()
+app.command("drift")(drift_command)
+
+
+@app.command("other")
+def _other() -> None:
+    """A second command so that typer keeps the ``drift`` subcommand name."""
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["drift", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("drift")
+
+    def frame(shift: float, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        n = 5000
+        return pd.DataFrame(
+            {"age": rng.normal(40 + shift * 10, 10, n), "income": rng.lognormal(10, 0.5, n),
+             "region": rng.choice(["n", "s", "e"], n, p=[0.5, 0.3, 0.2]),
+             "timestamp": pd.date_range("2026-11-01", periods=n, freq="s", tz="UTC"),
+             "latency_ms": rng.gamma(2, 10 + 10 * shift, n), "status": "ok", "prediction": rng.integers(0, 2, n)}
+        )
+
+    paths = {"ref": folder / "ref.parquet", "same": folder / "same.csv", "shifted": folder / "shifted.parquet"}
+    frame(0.0, 1).to_parquet(paths["ref"])
+    frame(0.0, 2).to_csv(paths["same"], index=False)
+    frame(0.5, 3).to_parquet(paths["shifted"])
+    (folder / "broken.parquet").write_bytes(b"not parquet")
+    paths["broken"] = folder / "broken.parquet"
+    return paths
+
+
+def test_no_drift_exit_0_table(tables):
+    result = run(tables["ref"], tables["same"])
+    assert result.exit_code == 0, result.output
+    assert "age" in result.stdout and "latency_ms" not in result.stdout and "no dataset drift" in result.stdout
+
+
+def test_drift_exit_1_json_on_stdout_only(tables):
+    result = run(tables["ref"], tables["shifted"], "--json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    rows = {r["feature"]: r for r in document["rows"]}
+    assert set(rows) == {"age", "income", "region"}  # request-log columns skipped
+    assert rows["age"]["drifted"] and rows["age"]["method"] == "psi" and rows["age"]["threshold"] == 0.1
+    assert not rows["income"]["drifted"]
+    assert set(rows["age"]) == {"feature", "kind", "method", "statistic", "p_value", "threshold", "drifted"}
+    assert document["drifted_share"] == pytest.approx(1 / 3) and document["dataset_drift"] is True
+    assert document["exact"] is False
+
+
+def test_method_threshold_columns_and_exact(tables):
+    result = run(tables["ref"], tables["shifted"], "--method", "ks", "--columns", "age,latency_ms", "--exact", "--json")
+    assert result.exit_code == 1
+    rows = {r["feature"]: r for r in json.loads(result.stdout)["rows"]}
+    assert set(rows) == {"age", "latency_ms"}  # named columns are tested even if request-log
+    assert rows["age"]["method"] == "ks" and rows["age"]["p_value"] < 1e-6
+    result = run(tables["ref"], tables["shifted"], "--threshold", "5", "--json")
+    assert result.exit_code == 0 and {r["threshold"] for r in json.loads(result.stdout)["rows"]} == {5.0}
+
+
+def test_profile_as_reference(tables, tmp_path):
+    from mlbudget.detection.drift import profile_reference
+
+    profile = profile_reference(pd.read_parquet(tables["ref"]), ["age", "income"], ["region"])
+    profile.save(tmp_path / "profile.json")
+    assert run(tmp_path / "profile.json", tables["shifted"]).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.parquet", "SAME"], "missing.parquet: no such file"),
+        (["BROKEN", "SAME"], "broken.parquet: not a readable parquet table"),
+        (["REF", "SAME", "--method", "nope"], "unknown drift detector 'nope'; known: chi_square"),
+        (["REF", "SAME", "--columns", "zzz"], "reference data lacks columns: zzz"),
+        (["REF", "SAME", "--threshold", "0"], "--threshold must be > 0"),
+    ],
+)
+def test_bad_input_exit_2_one_line(tables, args, message):
+    names = {"SAME": tables["same"], "BROKEN": tables["broken"], "REF": tables["ref"]}
+    result = run(*[names.get(a, a) for a in args])
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_no_common_columns_exit_2(tables, tmp_path):
+    pd.DataFrame({"other": [1.0, 2.0]}).to_csv(tmp_path / "other.csv", index=False)
+    result = run(tables["ref"], tmp_path / "other.csv")
+    assert result.exit_code == 2 and "no feature columns in common" in result.stderr

@@ -1,0 +1,72 @@
+"""Production-window findings against limits, with the warn margin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlbudget.budget.model import Budget
+from mlbudget.detection.budget_checks import check_budget, check_error_rate, check_latency, check_memory
+from mlbudget.errors import InputError
+
+
+def budget(**limits) -> Budget:
+    return Budget.model_validate({"name": "m", "version": "1.0.0", "owner": "team", "limits": limits, "warn_margin": 0.1})
+
+
+def window(latency, errors: int = 0) -> pd.DataFrame:
+    latency = list(latency) + [999.0] * errors  # failed requests do not count for latency
+    status = ["ok"] * (len(latency) - errors) + ["error"] * errors
+    return pd.DataFrame({"latency_ms": latency, "status": status})
+
+
+def test_latency_violation_warn_and_ok_with_message():
+    frame = window(np.arange(1.0, 1001.0), errors=10)  # p50 500.5, p95 950.05, p99 990.01 (numpy linear)
+    findings = check_latency(frame, budget(latency={"p50_ms": 600, "p95_ms": 960, "p99_ms": 980}))
+    by_metric = {f.metric: f for f in findings}
+    assert by_metric["p50_ms"].status == "ok" and by_metric["p50_ms"].actual == pytest.approx(500.5)
+    assert by_metric["p95_ms"].status == "warn"  # 950.05 is within 10 % of 960
+    assert by_metric["p99_ms"].status == "violation"
+    assert by_metric["p99_ms"].actual == pytest.approx(np.percentile(np.arange(1.0, 1001.0), 99))
+    assert by_metric["p99_ms"].message == "p99 990.0 ms > 980.0 ms (production window, 1,000 requests)"
+    assert by_metric["p95_ms"].message.endswith("within 10% of the limit")
+    assert by_metric["p99_ms"].details == {"samples": 1000, "min_samples": 662}
+
+
+def test_warn_margin_boundary():
+    limits = budget(latency={"p50_ms": 100})
+    assert check_latency(window([90.0] * 10), limits)[0].status == "ok"  # exactly at limit * (1 - margin)
+    assert check_latency(window([90.5] * 10), limits)[0].status == "warn"
+    assert check_latency(window([100.0] * 10), limits)[0].status == "warn"
+    assert check_latency(window([100.1] * 10), limits)[0].status == "violation"
+
+
+def test_too_few_samples_for_p99_said_so():
+    finding = check_latency(window([10.0] * 100), budget(latency={"p99_ms": 5}))[0]
+    assert finding.status == "violation" and "too few samples for a p99 claim (need 662)" in finding.message
+
+
+def test_error_rate():
+    findings = check_error_rate(window([1.0] * 97, errors=3), budget(max_error_rate=0.02))
+    assert findings[0].status == "violation" and findings[0].actual == pytest.approx(0.03)
+    assert findings[0].message == "error rate 3.00% > 2.00% (production window, 3 of 100 requests)"
+    assert check_error_rate(window([1.0] * 100), budget(max_error_rate=0.02))[0].status == "ok"
+    assert check_error_rate(window([1.0]), budget()) == []
+
+
+def test_memory_peak_and_growth():
+    samples = [100.0] * 10 + [150.0] * 10 + [180.0] * 10
+    findings = check_memory(samples, budget(max_peak_rss_mb=190))
+    assert [f.status for f in findings] == ["warn", "info"]
+    assert findings[0].actual == 180.0 and findings[0].limit == 190
+    assert findings[1].metric == "memory_growth_mb" and findings[1].actual == pytest.approx(80.0)
+    assert check_memory(None, budget(max_peak_rss_mb=190))[0].status == "info"
+
+
+def test_check_budget_passes_included_and_missing_columns():
+    findings = check_budget(window([5.0] * 100), budget(latency={"p95_ms": 50}, max_error_rate=0.1), [50.0, 51.0])
+    assert [(f.kind, f.status) for f in findings] == [("latency", "ok"), ("error_rate", "ok"), ("memory", "info")]
+    with pytest.raises(InputError, match="production window lacks columns: latency_ms"):
+        check_latency(pd.DataFrame({"status": ["ok"]}), budget(latency={"p95_ms": 50}))
+    assert check_latency(window([], errors=3), budget(latency={"p95_ms": 50}))[0].status == "info"

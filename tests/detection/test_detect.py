@@ -1,0 +1,61 @@
+"""detect(): every finding for a window from the demo data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlbudget.budget.model import Budget
+from mlbudget.demo.data import CATEGORICAL, NUMERIC_COLUMNS, make_dataset, make_features
+from mlbudget.detection.detect import detect
+from mlbudget.detection.drift import profile_reference
+from mlbudget.models.features import CategoricalFeature, FeatureSpec, NumericFeature
+
+SPEC = FeatureSpec(
+    numeric=[NumericFeature(name=n) for n in NUMERIC_COLUMNS],
+    categorical=[CategoricalFeature(name=n, categories=c) for n, c in CATEGORICAL.items()],
+    classes=[0, 1, 2, 3],
+)
+BUDGET = Budget.model_validate(
+    {"name": "demo", "version": "1.0.0", "owner": "t",
+     "limits": {"latency": {"p95_ms": 30}, "max_error_rate": 0.01, "accuracy": {"minimum": 0.5}}}
+)
+
+
+def window(feature_shift: float, n: int = 20_000) -> pd.DataFrame:
+    frame = make_features(n, seed=9, feature_shift=feature_shift)
+    frame["timestamp"] = pd.date_range("2026-11-01", periods=n, freq="5s", tz="UTC")
+    frame["latency_ms"] = np.random.default_rng(0).gamma(4, 5, n)
+    frame["status"] = "ok"
+    frame["prediction"] = make_dataset(n, seed=9, feature_shift=feature_shift)["label"]
+    frame["label"] = frame["prediction"].where(np.arange(n) % 3 == 0)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return make_dataset(20_000, seed=1)
+
+
+def test_shifted_window_gives_dataset_drift(reference):
+    report = detect(window(0.5), BUDGET, reference, SPEC, memory_mb=[100.0, 120.0])
+    kinds = {(f.kind, f.metric): f.status for f in report.findings}
+    assert kinds[("drift", "drifted_share")] == "violation"
+    assert report.drift.dataset_drift and report.drift.drifted_share == pytest.approx(10 / 26)
+    drifted = sorted(f.metric for f in report.findings if f.kind == "drift" and f.status == "warn")
+    assert drifted == sorted([f"psi:{c}" for c in NUMERIC_COLUMNS[:8]] + ["psi:channel", "psi:region"])
+    assert kinds[("latency", "p95_ms")] in {"warn", "violation"}
+    assert kinds[("accuracy", "accuracy")] == "ok"
+    assert ("prediction_drift", "psi:prediction") in kinds  # reference labels give the class shares
+
+
+def test_quiet_window_with_a_profile(reference):
+    profile = profile_reference(reference, NUMERIC_COLUMNS, list(CATEGORICAL))
+    share = reference["label"].value_counts(normalize=True).to_dict()
+    report = detect(window(0.0), BUDGET, profile, SPEC, reference_class_share=share)
+    assert not report.drift.dataset_drift and report.drift.drifted_share == 0
+    statuses = {(f.kind, f.metric): f.status for f in report.findings}
+    assert statuses[("drift", "drifted_share")] == "ok"
+    assert statuses[("prediction_drift", "psi:prediction")] == "ok"
+    assert statuses[("latency_creep", "p95_increase")] in {"ok", "info"}
