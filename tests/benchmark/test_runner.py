@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+from mlbudget.benchmark import runner
 from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.benchmark.runner import BenchmarkItem, BenchmarkSettings, benchmark_many, benchmark_model
 from mlbudget.benchmark.worker import classification_metric
@@ -171,23 +172,41 @@ def test_worker_reports_a_fault_as_json(tiny_onnx, tmp_path):
     assert error["type"] == "DependencyError" and "CPUExecutionProvider" in error["message"]
 
 
-def test_many_interleaves_and_merges(tiny_onnx, tmp_path):
+def test_many_interleaves_and_merges(report, tiny_onnx, tmp_path, monkeypatch):
     other = tmp_path / "b.onnx"
     other.write_bytes(tiny_onnx.read_bytes())
+    calls: list[tuple[str, int]] = []
+    p50s = iter([1.0, 10.0, 3.0, 30.0, 2.0, 20.0])  # a, b, a, b, a, b
+
+    def fake_worker(request, *, timeout_s, on_progress):
+        calls.append((request.model_path, request.settings.seed))
+        level = report.results[0].model_copy(update={"p50_ms": next(p50s), "samples": 100, "windows": 3})
+        return report.model_copy(update={"results": [level], "notes": [f"pid {len(calls)}"]})
+
+    monkeypatch.setattr(runner, "run_worker", fake_worker)
     seen: list[str] = []
     reports = benchmark_many(
         [("a", tiny_onnx), BenchmarkItem(name="b", model_path=str(other))],
         HardwareProfile(),
         LoadProfile(concurrency=[1]),
-        FAST.model_copy(update={"repetitions": 2}),
+        FAST.model_copy(update={"repetitions": 3, "seed": 7}),
         on_progress=seen.append,
     )
-    order = [m.split(":")[0] for m in seen if "repetition" in m]
-    assert order == ["a", "b", "a", "b"]
-    assert set(reports) == {"a", "b"}
-    for rep in reports.values():
-        (level,) = rep.results
-        assert level.windows >= 2 * 3 - 2  # two repetitions' windows add up
-        assert any("over 2 repetitions" in n and "spread" in n for n in rep.notes)
-        pids = {int(m.group(1)) for n in rep.notes if (m := re.search(r"pid (\d+)", n))}
-        assert len(pids) == 2 and os.getpid() not in pids
+    assert [m.split(":")[0] for m in seen] == ["a", "b"] * 3
+    assert [(os.path.basename(p), seed) for p, seed in calls] == [
+        (tiny_onnx.name, 7),
+        ("b.onnx", 7),
+        (tiny_onnx.name, 8),
+        ("b.onnx", 8),
+        (tiny_onnx.name, 9),
+        ("b.onnx", 9),
+    ]
+    (a,), (b,) = reports["a"].results, reports["b"].results
+    assert (a.p50_ms, b.p50_ms) == (2.0, 20.0)  # medians of the repetitions
+    assert (a.samples, a.windows) == (300, 9)
+    assert any("over 3 repetitions, range 1.0000-3.0000 ms (spread 100.0%)" in n for n in reports["a"].notes)
+    assert [n for n in reports["b"].notes if n.startswith("repetition")] == [
+        "repetition 1: pid 2",
+        "repetition 2: pid 4",
+        "repetition 3: pid 6",
+    ]
