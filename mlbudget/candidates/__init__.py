@@ -7,7 +7,7 @@ Built-ins: ``ort_dynamic_int8``, ``ort_static_int8``, ``inc_static_int8``,
 ``retrain``, ``distill``.
 """
 
-from mlbudget.candidates import distill, ort_dynamic, ort_static, retrain  # noqa: F401  (registers the generators)
+from mlbudget.candidates import distill, inc_static, ort_dynamic, ort_static, retrain  # noqa: F401  (registers)
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 
 __all__ = ["Candidate", "CandidateGenerator", "GenerationData", "GeneratorConfig"]

@@ -47,7 +47,7 @@ def test_distill_makes_a_smaller_student(parent, data_files, budget, tmp_path, a
     assert accuracy(child.bundle_dir, data_files.holdout_path) > accuracy(parent.bundle_dir, data_files.holdout_path) - 0.08
 
 
-@pytest.mark.parametrize("generator", ["retrain", "distill"])
+@pytest.mark.parametrize("generator", ["retrain", "distill", "inc_static_int8"])
 def test_missing_torch_checkpoint_is_a_clear_error(generator, parent, data_files, budget, tmp_path):
     import shutil
 
