@@ -60,6 +60,10 @@ class Runtime(Plugin, ABC):
         self.model_path = Path(model_path)
         self.hardware = hardware or HardwareProfile()
 
+    @classmethod
+    def preload(cls) -> None:
+        """Import the backend, so that timing the constructor measures model loading only."""
+
     @property
     @abstractmethod
     def inputs(self) -> list[InputInfo]:
@@ -118,6 +122,10 @@ class OrtRuntime(Runtime):
     """ONNX Runtime with one execution provider (plus CPU fallback for unsupported nodes)."""
 
     name: ClassVar[str] = "onnxruntime"
+
+    @classmethod
+    def preload(cls) -> None:
+        import onnxruntime  # noqa: F401
 
     def __init__(self, model_path: str | Path, hardware: HardwareProfile | None = None):
         """Create the inference session.

@@ -132,8 +132,10 @@ def run_request(request: WorkerRequest) -> BenchmarkReport:
     from mlbudget.models.bundle import file_sha256
 
     path = Path(request.model_path)
+    runtime_cls = Runtime.lookup(request.runtime)
+    runtime_cls.preload()  # cold start is session creation, not the backend's import
     started = time.perf_counter_ns()
-    runtime = Runtime.lookup(request.runtime)(path, request.hardware)
+    runtime = runtime_cls(path, request.hardware)
     cold_start_ms = (time.perf_counter_ns() - started) / 1e6
     load = request.load
     results, notes = [], [f"measured in process pid {os.getpid()}"]
