@@ -26,6 +26,7 @@ from mlbudget.candidates.retrain import reference_rows
 from mlbudget.models.bundle import ModelBundle
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mlbudget.models.features import FeatureSpec
@@ -66,11 +67,9 @@ class DistillGenerator(CandidateGenerator):
             ModelFileError: the parent has no torch.pt.
             InputError: no reference rows, or a data file is unreadable.
         """
-        import numpy as np
-
         from mlbudget.models import package
         from mlbudget.models.mlp import MlpArch, load_checkpoint
-        from mlbudget.models.train import predict_logits, train_mlp
+        from mlbudget.models.train import train_mlp
 
         config: DistillConfig = self.config  # type: ignore[assignment]
         seed = data.seed if config.seed is None else config.seed
@@ -79,17 +78,33 @@ class DistillGenerator(CandidateGenerator):
         spec = source.features()
         reference = reference_rows(parent, data, self.name)
         rows = self._rows(reference, data, spec)
-        logits = predict_logits(teacher, spec.transform(rows)) / config.temperature
-        soft = np.exp(logits - logits.max(axis=1, keepdims=True))
-        soft /= soft.sum(axis=1, keepdims=True)
+        soft = soft_targets(teacher, spec.transform(rows), config.temperature)
         arch = MlpArch(input_width=spec.input_width, hidden=config.hidden, classes=len(spec.classes))
-        student = train_mlp(rows, spec, arch, epochs=config.epochs, seed=seed, soft_targets=soft,
-                            temperature=config.temperature, soft_weight=config.soft_weight, lr=config.lr,
-                            batch_size=config.batch_size)
+        student = train_mlp(
+            rows,
+            spec,
+            arch,
+            epochs=config.epochs,
+            seed=seed,
+            soft_targets=soft,
+            temperature=config.temperature,
+            soft_weight=config.soft_weight,
+            lr=config.lr,
+            batch_size=config.batch_size,
+        )
         name = package.candidate_name(self.name, parent)
         lineage = package.child_lineage(parent, self.name, config, data) | {"seed": seed}
-        return [package.write_bundle(Path(out_dir) / name, name=name, spec=spec, module=student, arch=arch,
-                                     reference=source.reference_path or reference, lineage=lineage)]
+        return [
+            package.write_bundle(
+                Path(out_dir) / name,
+                name=name,
+                spec=spec,
+                module=student,
+                arch=arch,
+                reference=source.reference_path or reference,
+                lineage=lineage,
+            )
+        ]
 
     def _rows(self, reference: pd.DataFrame, data: GenerationData, spec: FeatureSpec) -> pd.DataFrame:
         import pandas as pd
@@ -104,3 +119,14 @@ class DistillGenerator(CandidateGenerator):
             frames.append(read_rows(data.fresh_labelled_path, f"{self.name}: fresh labelled rows"))
         frames = [f[[c for c in keep if c in f.columns]] for f in frames]
         return pd.concat(frames, ignore_index=True)
+
+
+def soft_targets(teacher, x: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of the teacher's logits divided by ``temperature``, for encoded rows ``x``."""
+    import numpy as np
+
+    from mlbudget.models.train import predict_logits
+
+    logits = predict_logits(teacher, x) / temperature
+    soft = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return soft / soft.sum(axis=1, keepdims=True)

@@ -91,10 +91,18 @@ class IncStaticInt8Generator(CandidateGenerator):
             fp32, int8 = evaluate(module, holdout, spec), evaluate(onnx_path, holdout, spec)
             log.info("%s: accuracy fp32 %.4f, int8 onnx %.4f on %d rows", self.name, fp32, int8, len(holdout))
             used = config.model_copy(update={"tolerable_loss": tolerable})
-            return [package.write_bundle(
-                Path(out_dir) / name, name=name, spec=spec, onnx_src=onnx_path, torch_src=source.torch_path,
-                reference=source.reference_path, fp32=False,
-                lineage=package.child_lineage(parent, self.name, used, data))]
+            return [
+                package.write_bundle(
+                    Path(out_dir) / name,
+                    name=name,
+                    spec=spec,
+                    onnx_src=onnx_path,
+                    torch_src=source.torch_path,
+                    reference=source.reference_path,
+                    fp32=False,
+                    lineage=package.child_lineage(parent, self.name, used, data),
+                )
+            ]
 
     def _tolerable_loss(self, budget: Budget) -> float:
         if self.config.tolerable_loss is not None:
@@ -104,12 +112,15 @@ class IncStaticInt8Generator(CandidateGenerator):
     def _tune(self, module, spec: FeatureSpec, calibration: np.ndarray, holdout: pd.DataFrame, tolerable: float):
         import torch
 
-        from mlbudget.models.train import evaluate, torch_threads
+        from mlbudget.models.mlp import torch_threads
+        from mlbudget.models.train import evaluate
 
         inc = _import_inc()
         example = torch.from_numpy(calibration[: min(8, len(calibration))])
-        batches = [torch.from_numpy(calibration[i : i + self.config.batch_size])
-                   for i in range(0, len(calibration), self.config.batch_size)]
+        batches = [
+            torch.from_numpy(calibration[i : i + self.config.batch_size])
+            for i in range(0, len(calibration), self.config.batch_size)
+        ]
 
         def run_fn(model) -> None:
             for batch in batches:
@@ -118,8 +129,9 @@ class IncStaticInt8Generator(CandidateGenerator):
         def eval_fn(model) -> float:
             return evaluate(model, holdout, spec)
 
-        tuning = inc.TuningConfig(config_set=[inc.StaticQuantConfig()], tolerable_loss=tolerable,
-                                  max_trials=self.config.max_trials)
+        tuning = inc.TuningConfig(
+            config_set=[inc.StaticQuantConfig()], tolerable_loss=tolerable, max_trials=self.config.max_trials
+        )
         try:
             with torch_threads(1):
                 exported = inc.export(module.eval(), (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
@@ -132,14 +144,17 @@ def _import_inc():
     import types
 
     try:
-        from neural_compressor.torch.export import export
-        from neural_compressor.torch.quantization import StaticQuantConfig, TuningConfig, autotune
         # INC imports the PT2E backend lazily; fail here, with a clear message, when torchao is missing.
         from neural_compressor.torch.algorithms.pt2e_quant import core  # noqa: F401
+        from neural_compressor.torch.export import export
+        from neural_compressor.torch.quantization import StaticQuantConfig, TuningConfig, autotune
     except ImportError as exc:
-        raise DependencyError(f"inc_static_int8 needs neural-compressor 3.x with torchao and py-cpuinfo ({exc})") from exc
-    return types.SimpleNamespace(export=export, StaticQuantConfig=StaticQuantConfig, TuningConfig=TuningConfig,
-                                 autotune=autotune)
+        raise DependencyError(
+            f"inc_static_int8 needs neural-compressor 3.x with torchao and py-cpuinfo ({exc})"
+        ) from exc
+    return types.SimpleNamespace(
+        export=export, StaticQuantConfig=StaticQuantConfig, TuningConfig=TuningConfig, autotune=autotune
+    )
 
 
 def _eval_rows(parent: Candidate, data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:
@@ -163,15 +178,24 @@ def export_quantized(model, spec: FeatureSpec, path: Path) -> Path:
     """
     import torch
 
-    from mlbudget.models.train import ort_session, torch_threads
+    from mlbudget.models.mlp import torch_threads
+    from mlbudget.models.train import ort_session
 
     example = torch.zeros(2, spec.input_width)
     try:
         with torch_threads(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "exporting in training mode": PT2E graphs have no eval(); no dropout here
-            torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=[spec.input_name],
-                              output_names=[spec.output_name], dynamic_shapes=({0: torch.export.Dim("batch")},),
-                              external_data=False, verbose=False)
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                dynamo=True,
+                input_names=[spec.input_name],
+                output_names=[spec.output_name],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                external_data=False,
+                verbose=False,
+            )
     except Exception as exc:  # exporter failures come in many types
         raise MlbudgetError(f"inc_static_int8: ONNX export of the quantized model failed ({exc})") from exc
     fold_constant_quantization(path, path)

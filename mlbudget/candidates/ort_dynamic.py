@@ -79,15 +79,28 @@ class OrtDynamicInt8Generator(CandidateGenerator):
             prepared = gemm_to_matmul(source.onnx_path, Path(tmp) / "matmul.onnx")
             quantized = Path(tmp) / "model.onnx"
             try:
-                quantize_dynamic(prepared, quantized, weight_type=QuantType[config.weight_type],
-                                 per_channel=config.per_channel, reduce_range=config.reduce_range,
-                                 op_types_to_quantize=config.op_types)
+                quantize_dynamic(
+                    prepared,
+                    quantized,
+                    weight_type=QuantType[config.weight_type],
+                    per_channel=config.per_channel,
+                    reduce_range=config.reduce_range,
+                    op_types_to_quantize=config.op_types,
+                )
             except Exception as exc:  # ORT raises plain Exceptions and ValueErrors
                 raise MlbudgetError(f"{self.name}: quantize_dynamic failed on {source.onnx_path} ({exc})") from exc
-            return [package.write_bundle(
-                Path(out_dir) / name, name=name, spec=source.features(), onnx_src=quantized,
-                torch_src=source.torch_path, reference=source.reference_path, fp32=False,
-                lineage=package.child_lineage(parent, self.name, config, data))]
+            return [
+                package.write_bundle(
+                    Path(out_dir) / name,
+                    name=name,
+                    spec=source.features(),
+                    onnx_src=quantized,
+                    torch_src=source.torch_path,
+                    reference=source.reference_path,
+                    fp32=False,
+                    lineage=package.child_lineage(parent, self.name, config, data),
+                )
+            ]
 
 
 def gemm_to_matmul(src: Path, dest: Path) -> Path:

@@ -15,6 +15,7 @@ YAML example (budget policy)::
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -29,6 +30,9 @@ from mlbudget.models.bundle import ModelBundle
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+log = logging.getLogger(__name__)
 
 
 class OrtStaticInt8Config(GeneratorConfig):
@@ -77,10 +81,18 @@ class OrtStaticInt8Generator(CandidateGenerator):
             prepared = self._pre_process(source.onnx_path, Path(tmp) / "prepared.onnx")
             quantized = Path(tmp) / "model.onnx"
             self._quantize(prepared, quantized, spec.input_name, rows, config)
-            return [package.write_bundle(
-                Path(out_dir) / name, name=name, spec=spec, onnx_src=quantized,
-                torch_src=source.torch_path, reference=source.reference_path, fp32=False,
-                lineage=package.child_lineage(parent, self.name, config, data))]
+            return [
+                package.write_bundle(
+                    Path(out_dir) / name,
+                    name=name,
+                    spec=spec,
+                    onnx_src=quantized,
+                    torch_src=source.torch_path,
+                    reference=source.reference_path,
+                    fp32=False,
+                    lineage=package.child_lineage(parent, self.name, config, data),
+                )
+            ]
 
     def _pre_process(self, src: Path, dest: Path) -> Path:
         if not self.config.pre_process:
@@ -89,22 +101,32 @@ class OrtStaticInt8Generator(CandidateGenerator):
 
         try:
             quant_pre_process(str(src), str(dest), skip_symbolic_shape=True)
-        except Exception:  # pre-processing is an optimisation: quantize the original instead
+        except Exception as exc:  # noqa: BLE001  (pre-processing is an optimisation: quantize the original)
+            log.warning("%s: quant_pre_process failed on %s, quantizing it as is (%s)", self.name, src, exc)
             return src
         return dest
 
     def _quantize(self, src: Path, dest: Path, input_name: str, rows: np.ndarray, config: OrtStaticInt8Config) -> None:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-        method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                  "percentile": CalibrationMethod.Percentile}[config.calibrate_method]
+        method = {
+            "minmax": CalibrationMethod.MinMax,
+            "entropy": CalibrationMethod.Entropy,
+            "percentile": CalibrationMethod.Percentile,
+        }[config.calibrate_method]
         reader = _reader(input_name, rows, config.batch_size)
         try:
             quantize_static(
-                str(src), str(dest), reader, quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=config.op_types, per_channel=config.per_channel,
-                reduce_range=config.reduce_range, activation_type=QuantType[config.activation_type],
-                weight_type=QuantType[config.weight_type], calibrate_method=method,
+                str(src),
+                str(dest),
+                reader,
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=config.op_types,
+                per_channel=config.per_channel,
+                reduce_range=config.reduce_range,
+                activation_type=QuantType[config.activation_type],
+                weight_type=QuantType[config.weight_type],
+                calibrate_method=method,
             )
         except Exception as exc:  # ORT raises plain Exceptions and ValueErrors
             raise MlbudgetError(f"{self.name}: quantize_static failed on {src} ({exc})") from exc

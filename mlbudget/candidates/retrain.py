@@ -76,19 +76,34 @@ class RetrainGenerator(CandidateGenerator):
         source = ModelBundle(parent.bundle_dir)
         spec = source.features()
         reference = _keep(reference_rows(parent, data, self.name), spec)
-        fresh = _keep(package.read_rows(data.fresh_labelled_path, f"{self.name}: fresh labelled rows"), spec)
-        if spec.label not in fresh.columns or fresh[spec.label].notna().sum() == 0:
-            raise InputError(f"{data.fresh_labelled_path}: {self.name} needs labelled fresh rows (column {spec.label!r})")
+        fresh = fresh_labelled_rows(data, spec, self.name)
         if config.refit_features:
             spec = _refit(spec, reference, fresh)
         train = _concat(reference, upsample(fresh, config.fresh_weight, seed))
-        trained = train_mlp(train, spec, arch, epochs=config.epochs, seed=seed, lr=config.lr,
-                            init_module=module if config.warm_start else None, batch_size=config.batch_size)
+        trained = train_mlp(
+            train,
+            spec,
+            arch,
+            epochs=config.epochs,
+            seed=seed,
+            lr=config.lr,
+            init_module=module if config.warm_start else None,
+            batch_size=config.batch_size,
+        )
         name = package.candidate_name(self.name, parent)
         lineage = package.child_lineage(parent, self.name, config, data) | {"seed": seed}
-        return [package.write_bundle(
-            Path(out_dir) / name, name=name, spec=spec, module=trained, arch=arch,
-            reference=_concat(reference, fresh), max_reference_rows=config.max_reference_rows, lineage=lineage)]
+        return [
+            package.write_bundle(
+                Path(out_dir) / name,
+                name=name,
+                spec=spec,
+                module=trained,
+                arch=arch,
+                reference=_concat(reference, fresh),
+                max_reference_rows=config.max_reference_rows,
+                lineage=lineage,
+            )
+        ]
 
 
 def reference_rows(parent: Candidate, data: GenerationData, generator: str) -> pd.DataFrame:
@@ -101,9 +116,25 @@ def reference_rows(parent: Candidate, data: GenerationData, generator: str) -> p
 
     path = data.reference_path or ModelBundle(parent.bundle_dir).reference_path
     if path is None:
-        raise InputError(f"{generator} needs reference rows: data.reference_path is unset and parent "
-                         f"{parent.name!r} has no reference.parquet")
+        raise InputError(
+            f"{generator} needs reference rows: data.reference_path is unset and parent "
+            f"{parent.name!r} has no reference.parquet"
+        )
     return read_rows(path, f"{generator}: reference rows")
+
+
+def fresh_labelled_rows(data: GenerationData, spec: FeatureSpec, generator: str) -> pd.DataFrame:
+    """Feature and label columns of ``data.fresh_labelled_path``.
+
+    Raises:
+        InputError: no file, or no labelled row in it.
+    """
+    from mlbudget.models.package import read_rows
+
+    fresh = _keep(read_rows(data.fresh_labelled_path, f"{generator}: fresh labelled rows"), spec)
+    if spec.label not in fresh.columns or fresh[spec.label].notna().sum() == 0:
+        raise InputError(f"{data.fresh_labelled_path}: {generator} needs labelled fresh rows (column {spec.label!r})")
+    return fresh
 
 
 def upsample(frame: pd.DataFrame, weight: float, seed: int) -> pd.DataFrame:
@@ -128,6 +159,11 @@ def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
 def _refit(spec: FeatureSpec, reference: pd.DataFrame, fresh: pd.DataFrame) -> FeatureSpec:
     from mlbudget.models.train import fit_feature_spec
 
-    refit = fit_feature_spec(_concat(reference, fresh), [f.name for f in spec.numeric],
-                             {c.name: c.categories for c in spec.categorical}, spec.label, spec.classes)
+    refit = fit_feature_spec(
+        _concat(reference, fresh),
+        [f.name for f in spec.numeric],
+        {c.name: c.categories for c in spec.categorical},
+        spec.label,
+        spec.classes,
+    )
     return refit.model_copy(update={"input_name": spec.input_name, "output_name": spec.output_name})

@@ -60,9 +60,24 @@ def train_demo_champion(
     module = train_mlp(reference, spec, arch, epochs=epochs, seed=seed, lr=lr)
     seconds = time.perf_counter() - started
     accuracy = evaluate(module, holdout, spec)
-    log.info("demo champion: %d rows, %d epochs, %.1f s, holdout accuracy %.4f", len(reference), epochs, seconds,
-             accuracy)
-    config = {"rows": rows, "hidden": list(hidden), "epochs": epochs, "lr": lr, "holdout_share": holdout_share,
-              "holdout_rows": len(holdout), "holdout_accuracy": round(accuracy, 6)}
-    return write_bundle(out_dir, name=name, spec=spec, module=module, arch=arch, reference=reference,
-                        lineage={"generator": "initial", "config": config, "seed": seed})
+    log.info(
+        "demo champion: %d rows, %d epochs, %.1f s, holdout accuracy %.4f", len(reference), epochs, seconds, accuracy
+    )
+    config = {
+        "rows": rows,
+        "hidden": list(hidden),
+        "epochs": epochs,
+        "lr": lr,
+        "holdout_share": holdout_share,
+        "holdout_rows": len(holdout),
+        "holdout_accuracy": round(accuracy, 6),
+    }
+    return write_bundle(
+        out_dir,
+        name=name,
+        spec=spec,
+        module=module,
+        arch=arch,
+        reference=reference,
+        lineage={"generator": "initial", "config": config, "seed": seed},
+    )

@@ -7,6 +7,9 @@ module without pickled classes: ``torch.pt`` holds ``{"arch": {...},
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +36,20 @@ class MlpArch(BaseModel):
     def parameter_count(self) -> int:
         """Number of weights and biases."""
         widths = [self.input_width, *self.hidden, self.classes]
-        return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+        return sum(a * b + b for a, b in pairwise(widths))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with ``n`` intra-op torch threads, restoring the previous setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def build_mlp(arch: MlpArch) -> torch.nn.Sequential:

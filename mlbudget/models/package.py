@@ -21,7 +21,6 @@ from mlbudget.models.bundle import (
     Lineage,
     ModelBundle,
     check_onnx_file,
-    file_sha256,
 )
 from mlbudget.models.features import FeatureSpec
 from mlbudget.models.mlp import MlpArch, save_checkpoint
@@ -91,8 +90,15 @@ def write_bundle(
     bundle = ModelBundle(out)
     record = Lineage.model_validate({**lineage, "sha256": bundle.sha256()})
     bundle.write_lineage(record)
-    return Candidate(name=name, bundle_dir=str(out), generator=record.generator, sha256=record.sha256,
-                     size_mb=bundle.size_mb(), lineage=record, fp32=fp32)
+    return Candidate(
+        name=name,
+        bundle_dir=str(out),
+        generator=record.generator,
+        sha256=record.sha256,
+        size_mb=bundle.size_mb(),
+        lineage=record,
+        fp32=fp32,
+    )
 
 
 def _write_reference(reference: pd.DataFrame | str | Path, dest: Path, max_rows: int | None, seed: int) -> None:

@@ -9,14 +9,13 @@ it is available because it emits ``Gemm`` for ``Linear``: static QDQ around
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlbudget.errors import InputError, ModelFileError
 from mlbudget.models.features import CategoricalFeature, FeatureSpec, NumericFeature
-from mlbudget.models.mlp import MlpArch, build_mlp
+from mlbudget.models.mlp import MlpArch, build_mlp, torch_threads
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,8 +57,13 @@ def fit_feature_spec(
         col = frame[name].astype("float64")
         std = float(col.std(ddof=0))
         nums.append(
-            NumericFeature(name=name, mean=float(col.mean()), std=std if std > 0 else 1.0,
-                           min=float(col.min()), max=float(col.max()))
+            NumericFeature(
+                name=name,
+                mean=float(col.mean()),
+                std=std if std > 0 else 1.0,
+                min=float(col.min()),
+                max=float(col.max()),
+            )
         )
     cats = []
     for name in cat_names:
@@ -83,19 +87,6 @@ def label_indices(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     for i, c in enumerate(spec.classes):
         out[values == c] = i
     return out
-
-
-@contextlib.contextmanager
-def torch_threads(n: int = 1) -> Iterator[None]:
-    """Run the block with ``n`` intra-op torch threads, restoring the previous setting."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train_mlp(
@@ -210,7 +201,9 @@ def ort_session(path: str | Path, threads: int = 1):
         raise ModelFileError(f"{path}: ONNX Runtime cannot load the model ({exc})") from exc
 
 
-def evaluate(model: torch.nn.Module | str | Path, frame: pd.DataFrame, spec: FeatureSpec, metric: str = "accuracy") -> float:
+def evaluate(
+    model: torch.nn.Module | str | Path, frame: pd.DataFrame, spec: FeatureSpec, metric: str = "accuracy"
+) -> float:
     """``metric`` (accuracy, balanced_accuracy or f1_macro) of ``model`` on the labelled rows of ``frame``.
 
     Raises:
@@ -276,11 +269,26 @@ def _export(module, x, spec: FeatureSpec, path: Path) -> None:
     names = {"input_names": [spec.input_name], "output_names": [spec.output_name]}
     try:  # the TorchScript exporter emits Gemm for Linear
         with torch_threads(1):
-            torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=OPSET,
-                              dynamic_axes={spec.input_name: {0: "batch"}, spec.output_name: {0: "batch"}}, **names)
+            torch.onnx.export(
+                module,
+                (x,),
+                str(path),
+                dynamo=False,
+                opset_version=OPSET,
+                dynamic_axes={spec.input_name: {0: "batch"}, spec.output_name: {0: "batch"}},
+                **names,
+            )
         return
     except (TypeError, RuntimeError, ImportError):  # legacy exporter removed: fall back to dynamo
         pass
     batch = torch.export.Dim("batch")
-    torch.onnx.export(module, (x,), str(path), dynamo=True, opset_version=OPSET,
-                      dynamic_shapes=({0: batch},), external_data=False, **names)
+    torch.onnx.export(
+        module,
+        (x,),
+        str(path),
+        dynamo=True,
+        opset_version=OPSET,
+        dynamic_shapes=({0: batch},),
+        external_data=False,
+        **names,
+    )

@@ -19,8 +19,9 @@ def parent(tmp_path_factory):
     """A trained MLP (hidden [128, 64]) as the champion candidate, with torch.pt and reference.parquet."""
     from mlbudget.demo.model import train_demo_champion
 
-    return train_demo_champion(tmp_path_factory.mktemp("champion"), rows=3000, seed=0, hidden=(128, 64), epochs=3,
-                               lr=2e-3)
+    return train_demo_champion(
+        tmp_path_factory.mktemp("champion"), rows=3000, seed=0, hidden=(128, 64), epochs=3, lr=2e-3
+    )
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +48,9 @@ def data_files(tmp_path_factory):
 def budget():
     from mlbudget.budget.model import Budget
 
-    return Budget(name="demo", version="1.0.0", owner="ml-team", limits={"accuracy": {"minimum": 0.5, "max_drop": 0.02}})
+    return Budget(
+        name="demo", version="1.0.0", owner="ml-team", limits={"accuracy": {"minimum": 0.5, "max_drop": 0.02}}
+    )
 
 
 def _accuracy(bundle_dir: str | Path, rows_path: str | Path) -> float:

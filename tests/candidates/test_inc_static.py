@@ -21,7 +21,8 @@ def test_inc_candidate_is_int8_onnx_within_tolerance(parent, data_files, budget,
     assert child.lineage.config["tolerable_loss"] == budget.limits.accuracy.max_drop
     assert child.size_mb < 0.5 * parent.size_mb
     assert accuracy(child.bundle_dir, data_files.holdout_path) == pytest.approx(
-        accuracy(parent.bundle_dir, data_files.holdout_path), abs=0.03)
+        accuracy(parent.bundle_dir, data_files.holdout_path), abs=0.03
+    )
     graph = onnx.load(f"{child.bundle_dir}/model.onnx").graph
     weights = [t for t in graph.initializer if len(t.dims) == 2]
     assert weights and all(t.data_type == onnx.TensorProto.INT8 for t in weights)
@@ -41,15 +42,28 @@ def test_fold_constant_quantization_matches_numpy(tmp_path):
     w = rng.normal(0, 1, (3, 4)).astype(np.float32)  # [out, in], quantized per output channel (axis 0)
     scale = (np.abs(w).max(axis=1) / 127).astype(np.float32)
     zero = np.zeros(3, dtype=np.int8)
-    inits = [numpy_helper.from_array(a, n) for a, n in ((w, "w"), (scale, "s"), (zero, "z"),
-                                                         (np.array(-127, np.int8), "lo"), (np.array(127, np.int8), "hi"))]
+    inits = [
+        numpy_helper.from_array(a, n)
+        for a, n in (
+            (w, "w"),
+            (scale, "s"),
+            (zero, "z"),
+            (np.array(-127, np.int8), "lo"),
+            (np.array(127, np.int8), "hi"),
+        )
+    ]
     graph = helper.make_graph(
-        [helper.make_node("QuantizeLinear", ["w", "s", "z"], ["wq"], axis=0),
-         helper.make_node("Clip", ["wq", "lo", "hi"], ["wc"]),
-         helper.make_node("DequantizeLinear", ["wc", "s", "z"], ["wd"], axis=0),
-         helper.make_node("Gemm", ["input", "wd"], ["logits"], transB=1)],
-        "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])], initializer=inits)
+        [
+            helper.make_node("QuantizeLinear", ["w", "s", "z"], ["wq"], axis=0),
+            helper.make_node("Clip", ["wq", "lo", "hi"], ["wc"]),
+            helper.make_node("DequantizeLinear", ["wc", "s", "z"], ["wd"], axis=0),
+            helper.make_node("Gemm", ["input", "wd"], ["logits"], transB=1),
+        ],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+        initializer=inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     onnx.save(model, str(tmp_path / "q.onnx"))

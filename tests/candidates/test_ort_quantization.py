@@ -19,18 +19,23 @@ from mlbudget.models.train import ort_session
         ("ort_static_int8", {"calibrate_method": "percentile", "max_calibration_rows": 500, "reduce_range": True}),
     ],
 )
-def test_int8_candidate_is_smaller_and_keeps_accuracy(generator, config, parent, data_files, budget, tmp_path,
-                                                      accuracy, check_child):
+def test_int8_candidate_is_smaller_and_keeps_accuracy(
+    generator, config, parent, data_files, budget, tmp_path, accuracy, check_child
+):
     (child,) = CandidateGenerator.lookup(generator)(config).generate(parent, data_files, budget, tmp_path)
 
     check_child(child, parent, generator, fp32=False)
     assert child.size_mb < 0.5 * parent.size_mb
     assert accuracy(child.bundle_dir, data_files.holdout_path) == pytest.approx(
-        accuracy(parent.bundle_dir, data_files.holdout_path), abs=0.02)
+        accuracy(parent.bundle_dir, data_files.holdout_path), abs=0.02
+    )
     assert child.lineage.config["reduce_range"] in (True, False)  # resolved, never left null
     ops = {n.op_type for n in _graph(child.bundle_dir).node}
-    assert ("MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops) if generator == "ort_dynamic_int8" else (
-        "QuantizeLinear" in ops and "Gemm" in ops)
+    assert (
+        ("MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops)
+        if generator == "ort_dynamic_int8"
+        else ("QuantizeLinear" in ops and "Gemm" in ops)
+    )
 
 
 def test_static_needs_calibration_rows(parent, budget, tmp_path):

@@ -44,7 +44,10 @@ def test_distill_makes_a_smaller_student(parent, data_files, budget, tmp_path, a
     check_child(child, parent, "distill", fp32=True)
     assert child.size_mb < 0.5 * parent.size_mb
     assert load_checkpoint(ModelBundle(child.bundle_dir).torch_path)[0].hidden == [32]
-    assert accuracy(child.bundle_dir, data_files.holdout_path) > accuracy(parent.bundle_dir, data_files.holdout_path) - 0.08
+    assert (
+        accuracy(child.bundle_dir, data_files.holdout_path)
+        > accuracy(parent.bundle_dir, data_files.holdout_path) - 0.08
+    )
 
 
 @pytest.mark.parametrize("generator", ["retrain", "distill", "inc_static_int8"])

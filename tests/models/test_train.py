@@ -88,8 +88,16 @@ def test_evaluate_needs_labels(spec, rows):
 
 def test_write_bundle_layout(rows, spec, trained, tmp_path):
     arch, module = trained
-    cand = write_bundle(tmp_path / "b", name="champion", spec=spec, module=module, arch=arch,
-                        reference=rows[0], max_reference_rows=1000, lineage={"generator": "initial", "seed": 5})
+    cand = write_bundle(
+        tmp_path / "b",
+        name="champion",
+        spec=spec,
+        module=module,
+        arch=arch,
+        reference=rows[0],
+        max_reference_rows=1000,
+        lineage={"generator": "initial", "seed": 5},
+    )
     bundle = ModelBundle(cand.bundle_dir)
     bundle.check()
     assert cand.sha256 == file_sha256(bundle.onnx_path) == bundle.lineage().sha256
