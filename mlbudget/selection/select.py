@@ -57,7 +57,9 @@ def select_winner(candidates: list[Candidate], reports: dict[str, BenchmarkRepor
     _mark_pareto(fitting, reports, budget, verdicts)
     ordered = [verdicts[c.name] for c in candidates]
     if not fitting:
-        return Decision(winner=None, promote=False, rationale=_nothing_fits(candidates, verdicts, budget), verdicts=ordered)
+        return Decision(
+            winner=None, promote=False, rationale=_nothing_fits(candidates, verdicts, budget), verdicts=ordered
+        )
     challengers = [c for c in fitting if not c.is_champion]
     best = _best(challengers, verdicts, budget)
     if champion is not None and verdicts[champion.name].fits:
@@ -75,7 +77,9 @@ def _verdict(cand: Candidate, report: BenchmarkReport | None, budget: Budget, ch
     if report is None:
         return CandidateVerdict(name=cand.name, fits=False, breaches=["no benchmark report"])
     breaches = check_limits(report, budget, None if cand.is_champion else champ)
-    return CandidateVerdict(name=cand.name, fits=not breaches, breaches=breaches, objective=objective_value(report, budget))
+    return CandidateVerdict(
+        name=cand.name, fits=not breaches, breaches=breaches, objective=objective_value(report, budget)
+    )
 
 
 def _sort_key(verdict: CandidateVerdict, budget: Budget) -> tuple[float, str]:

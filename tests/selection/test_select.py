@@ -12,40 +12,78 @@ from mlbudget.selection.limits import check_limits
 from mlbudget.selection.select import select_winner
 
 HW = HardwareInfo(
-    cpu_model="test", cpu_flags=["avx2"], cores_physical=1, cores_logical=2, ort_version="1.31",
-    provider="CPUExecutionProvider", intra_op_threads=1, inter_op_threads=1, graph_optimization="all",
-    platform="linux", python="3.11",
+    cpu_model="test",
+    cpu_flags=["avx2"],
+    cores_physical=1,
+    cores_logical=2,
+    ort_version="1.31",
+    provider="CPUExecutionProvider",
+    intra_op_threads=1,
+    inter_op_threads=1,
+    graph_optimization="all",
+    platform="linux",
+    python="3.11",
 )
 
 
 def budget(**promotion) -> Budget:
-    return Budget.model_validate({
-        "name": "fraud", "version": "1.0.0", "owner": "ml",
-        "load": {"concurrency": [1, 4]},
-        "limits": {
-            "latency": {"concurrency": 4, "p95_ms": 35.0},
-            "min_throughput_rps": 100.0, "max_peak_rss_mb": 500.0, "max_model_size_mb": 10.0,
-            "accuracy": {"minimum": 0.8, "max_drop": 0.01},
-        },
-        "promotion": promotion,
-    })
+    return Budget.model_validate(
+        {
+            "name": "fraud",
+            "version": "1.0.0",
+            "owner": "ml",
+            "load": {"concurrency": [1, 4]},
+            "limits": {
+                "latency": {"concurrency": 4, "p95_ms": 35.0},
+                "min_throughput_rps": 100.0,
+                "max_peak_rss_mb": 500.0,
+                "max_model_size_mb": 10.0,
+                "accuracy": {"minimum": 0.8, "max_drop": 0.01},
+            },
+            "promotion": promotion,
+        }
+    )
 
 
-def report(sha: str, p95: float, ci: tuple[float, float] | None = None, *, size=5.0, rss=200.0,
-           acc=0.9, rps=200.0) -> BenchmarkReport:
+def report(
+    sha: str, p95: float, ci: tuple[float, float] | None = None, *, size=5.0, rss=200.0, acc=0.9, rps=200.0
+) -> BenchmarkReport:
     levels = [
-        LevelResult(concurrency=c, p50_ms=p95 / 2, p95_ms=p95, p99_ms=p95 * 1.2, mean_ms=p95 / 2,
-                    throughput_rps=rps, samples=1000, p95_ci_ms=ci)
+        LevelResult(
+            concurrency=c,
+            p50_ms=p95 / 2,
+            p95_ms=p95,
+            p99_ms=p95 * 1.2,
+            mean_ms=p95 / 2,
+            throughput_rps=rps,
+            samples=1000,
+            p95_ci_ms=ci,
+        )
         for c in (1, 4)
     ]
-    return BenchmarkReport(model_path=f"/m/{sha}.onnx", sha256=sha, results=levels, peak_rss_mb=rss,
-                           cold_start_ms=5.0, size_mb=size, accuracy=acc, accuracy_metric="accuracy",
-                           hardware=HW)
+    return BenchmarkReport(
+        model_path=f"/m/{sha}.onnx",
+        sha256=sha,
+        results=levels,
+        peak_rss_mb=rss,
+        cold_start_ms=5.0,
+        size_mb=size,
+        accuracy=acc,
+        accuracy_metric="accuracy",
+        hardware=HW,
+    )
 
 
 def cand(name: str, champion: bool = False) -> Candidate:
-    return Candidate(name=name, bundle_dir=f"/b/{name}", generator="champion" if champion else name,
-                     sha256=name, size_mb=1.0, lineage=Lineage(generator=name, sha256=name), is_champion=champion)
+    return Candidate(
+        name=name,
+        bundle_dir=f"/b/{name}",
+        generator="champion" if champion else name,
+        sha256=name,
+        size_mb=1.0,
+        lineage=Lineage(generator=name, sha256=name),
+        is_champion=champion,
+    )
 
 
 def test_breach_messages_pinned():

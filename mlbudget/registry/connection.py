@@ -1,0 +1,98 @@
+"""Talking to MLflow safely: error wrapping, global URIs for fluent calls, fast reachability."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mlbudget.errors import DependencyError, MlbudgetError
+
+CHECK_TIMEOUT_S = 5
+"""HTTP timeout of the reachability check; the check makes no retries."""
+
+
+class RegistryStateError(MlbudgetError):
+    """The registry is not in the state an operation needs (e.g. nothing to roll back to)."""
+
+
+def normalize_uri(uri: str | None) -> str | None:
+    """Name the psycopg2 driver in a bare ``postgresql://`` URI when psycopg 3 is not installed.
+
+    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; the stack ships psycopg2-binary.
+    """
+    import importlib.util
+
+    bare = bool(uri) and uri.startswith("postgresql://")
+    if bare and importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + uri[len("postgresql://") :]
+    return uri
+
+
+def _short(exc: BaseException, limit: int = 400) -> str:
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextmanager
+def mlflow_errors(doing: str, uri: str) -> Iterator[None]:
+    """Turn MLflow, network and storage failures into DependencyError saying what was being done.
+
+    Raises:
+        DependencyError: wrapping the original exception (``from exc``).
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlbudgetError:
+        raise
+    except (MlflowException, OSError) as exc:
+        raise DependencyError(f"MLflow at {uri}: {doing} failed ({_short(exc)})") from exc
+
+
+@contextmanager
+def fluent_uris(tracking_uri: str, registry_uri: str | None) -> Iterator[None]:
+    """Point MLflow's process-wide URIs at this registry for the duration (fluent APIs read them)."""
+    import mlflow
+
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri or tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+
+
+@contextmanager
+def no_retries(timeout_s: int = CHECK_TIMEOUT_S) -> Iterator[None]:
+    """Make MLflow's HTTP client fail fast (no retries, short timeout) inside the block."""
+    names = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s)}
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(names)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def check_reachable(client, tracking_uri: str) -> None:
+    """Make one cheap call to the tracking store, failing fast.
+
+    Raises:
+        DependencyError: the store did not answer.
+    """
+    try:
+        with no_retries():
+            client.search_experiments(max_results=1)
+    except Exception as exc:  # any failure here means "not usable": refused, DNS, timeout, bad schema
+        raise DependencyError(
+            f"MLflow tracking server at {tracking_uri} unreachable: {_short(exc)} "
+            "(expected a running server or a sqlite:/// URI)"
+        ) from exc

@@ -1,0 +1,318 @@
+"""MLflow as mlbudget's registry: cycle runs, idempotent registration, aliases, audit ledger.
+
+Layout in MLflow:
+
+- experiment ``mlbudget/<budget name>``; one parent run per cycle, found again
+  by tag ``mlbudget.cycle_key``; one nested run per candidate, found again by
+  ``mlbudget.candidate_sha256`` within its parent;
+- registered model ``<budget name>``; a version is created once per content
+  hash (tag ``mlbudget.content_sha256``), with every tag set in the same call
+  that creates it; aliases ``champion``, ``previous-champion``, ``challenger``;
+- the audit ledger as registered-model tags (see :mod:`mlbudget.registry.ledger`).
+
+Every MLflow failure surfaces as :class:`~mlbudget.errors.DependencyError`
+saying what was being done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlbudget.benchmark.result import BenchmarkReport
+from mlbudget.budget.model import Budget
+from mlbudget.candidates.base import Candidate
+from mlbudget.errors import DependencyError
+from mlbudget.registry import connection, runs
+from mlbudget.registry import tags as T
+from mlbudget.registry.bundle_io import download_bundle
+from mlbudget.registry.connection import RegistryStateError
+from mlbudget.registry.ledger import append_entry, make_entry, read_ledger
+from mlbudget.registry.versions import VersionStore
+from mlbudget.selection.decision import CandidateVerdict
+
+
+class MlflowRegistry:
+    """mlbudget's view of one MLflow tracking server and model registry.
+
+    Args:
+        tracking_uri: ``http://host:port``, ``sqlite:///path/mlflow.db``, ``postgresql://...``
+            (a bare ``postgresql://`` gets the psycopg2 driver when psycopg 3 is absent).
+        registry_uri: model registry URI when it differs from the tracking URI.
+        artifact_root: where new experiments keep artifacts (e.g. a local folder for a
+            SQLite store); None lets the tracking server choose.
+    """
+
+    def __init__(self, tracking_uri: str, registry_uri: str | None = None, *, artifact_root: str | None = None):
+        self.tracking_uri = connection.normalize_uri(tracking_uri)
+        self.registry_uri = connection.normalize_uri(registry_uri)
+        self.artifact_root = artifact_root
+        self._client_obj: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The MlflowClient (built on first use)."""
+        if self._client_obj is None:
+            from mlflow import MlflowClient
+
+            self._client_obj = MlflowClient(self.tracking_uri, self.registry_uri)
+        return self._client_obj
+
+    @contextmanager
+    def _doing(self, what: str) -> Iterator[Any]:
+        with (
+            connection.fluent_uris(self.tracking_uri, self.registry_uri),
+            connection.mlflow_errors(what, self.tracking_uri),
+        ):
+            yield self.client
+
+    def _versions(self) -> VersionStore:
+        return VersionStore(self.client)
+
+    def check_reachable(self) -> None:
+        """Fail fast (no retries, short timeout) unless the tracking store answers.
+
+        Raises:
+            DependencyError: naming the URI.
+        """
+        with connection.fluent_uris(self.tracking_uri, self.registry_uri):
+            try:
+                client = self.client
+            except Exception as exc:  # a malformed URI fails while building the client
+                raise DependencyError(
+                    f"MLflow tracking server at {self.tracking_uri} unreachable: {exc} "
+                    "(expected a running server or a sqlite:/// URI)"
+                ) from exc
+            connection.check_reachable(client, self.tracking_uri)
+
+    # -- cycle runs ---------------------------------------------------------------------------
+
+    def start_cycle(
+        self,
+        budget: Budget,
+        budget_path: str | Path | None,
+        budget_sha256: str,
+        cycle_key: str,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Open (or find again) the parent run of one cycle and stamp the budget on it.
+
+        Args:
+            budget: the budget; its name names the experiment ``mlbudget/<name>``.
+            budget_path: the budget document, logged under ``budget/`` (None logs only its JSON).
+            budget_sha256: content hash of the budget document.
+            cycle_key: idempotency key, e.g. the data interval; the same key gives the same run.
+            tags: extra run tags.
+
+        Returns:
+            The run id.
+
+        Raises:
+            DependencyError: MLflow failed.
+        """
+        with self._doing(f"starting the cycle run {cycle_key!r} of budget {budget.name}") as client:
+            exp = runs.ensure_experiment(client, budget.name, self.artifact_root)
+            run_tags = {**(tags or {}), **T.budget_tags(budget, budget_sha256)}
+            run_id = runs.open_cycle_run(client, exp, cycle_key, run_tags)
+            runs.log_budget(client, run_id, budget, budget_path, budget_sha256)
+            return run_id
+
+    def end_cycle(self, run_id: str, status: str = "FINISHED") -> None:
+        """Mark the cycle run FINISHED (or FAILED, KILLED)."""
+        with self._doing(f"ending cycle run {run_id}") as client:
+            client.set_terminated(run_id, status=status)
+
+    def log_cycle_artifact(self, run_id: str, path_or_json: Any, artifact_path: str) -> None:
+        """Log a file or folder under the folder ``artifact_path``, or a JSON-able object
+        (dict, list, pydantic model) as the file ``artifact_path`` (e.g. ``selection/decision.json``)."""
+        with self._doing(f"logging artifact {artifact_path!r} to run {run_id}") as client:
+            runs.log_json_or_path(client, run_id, path_or_json, artifact_path)
+
+    def log_candidate(
+        self,
+        parent_run_id: str,
+        candidate: Candidate,
+        report: BenchmarkReport | None,
+        verdict: CandidateVerdict | None,
+    ) -> str:
+        """Log one candidate as a nested run (once: a logged run is found again and left alone).
+
+        Returns:
+            The nested run id.
+        """
+        with self._doing(f"logging candidate {candidate.name} under run {parent_run_id}") as client:
+            run = runs.candidate_run(client, parent_run_id, candidate)
+            if run.data.tags.get(T.LOGGED) != "true":
+                runs.log_candidate_run(client, run, candidate, report, verdict)
+            return run.info.run_id
+
+    # -- versions -----------------------------------------------------------------------------
+
+    def find_version(self, model_name: str, content_sha256: str) -> str | None:
+        """The version of ``model_name`` registered with this content hash, or None."""
+        with self._doing(f"looking up {model_name} versions by content hash"):
+            return self._versions().find(model_name, content_sha256)
+
+    def register(
+        self, candidate: Candidate, budget: Budget, budget_sha256: str, reason: str, cycle_run_id: str | None
+    ) -> str:
+        """Register ``candidate`` as a version of ``budget.name``, once per content hash.
+
+        The registry is checked first: identical content returns the existing version and
+        writes nothing. Otherwise the bundle is logged into the candidate's nested run and a
+        version is created with all its tags in one call. Two writers racing on the same
+        content converge on the lowest version number (the other deletes its own).
+
+        Returns:
+            The version (a string, as MLflow reports it).
+
+        Raises:
+            DependencyError: MLflow failed.
+            ModelFileError: the bundle is incomplete.
+        """
+        with self._doing(f"registering {candidate.name} ({candidate.sha256[:12]}) as {budget.name}") as client:
+            found = self._versions().find(budget.name, candidate.sha256)
+            if found is not None:
+                return found
+        if cycle_run_id is None:
+            cycle_run_id = self.start_cycle(budget, None, budget_sha256, f"register-{candidate.sha256[:16]}")
+        with self._doing(f"registering {candidate.name} ({candidate.sha256[:12]}) as {budget.name}") as client:
+            run = runs.candidate_run(client, cycle_run_id, candidate)
+            version_tags = T.version_tags(candidate, budget, budget_sha256, reason)
+            return self._versions().create(budget.name, candidate, run.info.run_id, version_tags)
+
+    def register_initial(
+        self,
+        bundle_dir: str | Path,
+        budget: Budget,
+        budget_sha256: str,
+        reason: str = "initial champion",
+        *,
+        budget_path: str | Path | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """Register a first model and make it champion (register + promote).
+
+        Returns:
+            The version.
+        """
+        from mlbudget.registry.versions import candidate_from_bundle
+
+        candidate = candidate_from_bundle(bundle_dir, name="initial", generator="initial")
+        run_id = self.start_cycle(budget, budget_path, budget_sha256, f"initial-{candidate.sha256[:16]}")
+        version = self.register(candidate, budget, budget_sha256, reason, run_id)
+        self.promote(budget.name, version, reason, budget_sha256=budget_sha256, at=at)
+        return version
+
+    # -- aliases and ledger ---------------------------------------------------------------------
+
+    def champion(self, model_name: str, dest_dir: str | Path | None = None) -> tuple[str, Path] | None:
+        """Resolve alias ``champion`` and download its bundle.
+
+        Args:
+            model_name: registered model name.
+            dest_dir: where to put the bundle; None makes a fresh temporary folder.
+
+        Returns:
+            (version, bundle folder), or None when the model or the alias does not exist.
+        """
+        import tempfile
+
+        with self._doing(f"downloading the champion of {model_name}") as client:
+            version = self._versions().aliases(model_name).get(T.CHAMPION)
+            if version is None:
+                return None
+            sha = client.get_model_version(model_name, version).tags.get(T.CONTENT_SHA)
+            dest = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="mlbudget-champion-"))
+            return version, download_bundle(model_name, version, dest, sha)
+
+    def download_champion(self, model_name: str, dest_dir: str | Path) -> Candidate | None:
+        """The champion as a Candidate (``name="champion"``, ``is_champion=True``), or None."""
+        from mlbudget.registry.versions import champion_candidate
+
+        found = self.champion(model_name, dest_dir)
+        if found is None:
+            return None
+        version, path = found
+        with self._doing(f"reading tags of {model_name} version {version}") as client:
+            mv_tags = client.get_model_version(model_name, version).tags
+        return champion_candidate(model_name, version, path, mv_tags)
+
+    def promote(
+        self,
+        model_name: str,
+        version: str,
+        reason: str,
+        *,
+        budget_sha256: str | None = None,
+        at: datetime | None = None,
+    ) -> bool:
+        """Point ``champion`` at ``version`` and ``previous-champion`` at the one it replaced.
+
+        A no-op when ``version`` already is champion. The alias moves first and the ledger
+        entry last; a re-run after a failure in between writes the missing entry.
+
+        Returns:
+            True when the alias moved.
+        """
+        version = str(version)
+        with self._doing(f"promoting {model_name} version {version} to champion") as client:
+            store = self._versions()
+            aliases = store.aliases(model_name)
+            current, entries = aliases.get(T.CHAMPION), read_ledger(client, model_name)
+            sha = budget_sha256 or store.tag(model_name, version, T.BUDGET_SHA)
+            if current == version:
+                if not entries or entries[-1]["version"] != version:
+                    entry = make_entry("promote", version, aliases.get(T.PREVIOUS_CHAMPION), reason, sha, at)
+                    append_entry(client, model_name, entry, len(entries))
+                return False
+            if current is not None:
+                client.set_registered_model_alias(model_name, T.PREVIOUS_CHAMPION, current)
+            client.set_registered_model_alias(model_name, T.CHAMPION, version)
+            append_entry(client, model_name, make_entry("promote", version, current, reason, sha, at), len(entries))
+            if aliases.get(T.CHALLENGER) == version:
+                client.delete_registered_model_alias(model_name, T.CHALLENGER)
+            return True
+
+    def set_challenger(self, model_name: str, version: str) -> None:
+        """Point alias ``challenger`` at ``version`` (used when ``auto_promote`` is false)."""
+        with self._doing(f"setting the challenger of {model_name} to version {version}") as client:
+            client.set_registered_model_alias(model_name, T.CHALLENGER, str(version))
+
+    def rollback(
+        self, model_name: str, reason: str, *, budget_sha256: str | None = None, at: datetime | None = None
+    ) -> str:
+        """Swap ``champion`` and ``previous-champion`` and record it in the ledger.
+
+        Returns:
+            The version that is champion now.
+
+        Raises:
+            RegistryStateError: there is no previous champion to return to.
+        """
+        with self._doing(f"rolling back the champion of {model_name}") as client:
+            store = self._versions()
+            aliases = store.aliases(model_name)
+            current, target = aliases.get(T.CHAMPION), aliases.get(T.PREVIOUS_CHAMPION)
+            if target is None or target == current:
+                raise RegistryStateError(
+                    f"cannot roll back {model_name}: no '{T.PREVIOUS_CHAMPION}' alias distinct from the champion "
+                    "(expected an earlier promotion to have replaced a champion)"
+                )
+            entries = read_ledger(client, model_name)
+            sha = budget_sha256 or store.tag(model_name, target, T.BUDGET_SHA)
+            client.set_registered_model_alias(model_name, T.CHAMPION, target)
+            if current is not None:
+                client.set_registered_model_alias(model_name, T.PREVIOUS_CHAMPION, current)
+            append_entry(client, model_name, make_entry("rollback", target, current, reason, sha, at), len(entries))
+            return target
+
+    def ledger(self, model_name: str) -> list[dict[str, Any]]:
+        """Promotions and rollbacks of ``model_name``, oldest first (empty for an unknown model)."""
+        with self._doing(f"reading the ledger of {model_name}") as client:
+            if not self._versions().exists(model_name):
+                return []
+            return read_ledger(client, model_name)
