@@ -7,6 +7,7 @@ when no feature drifted, 1 when one did, 2 on bad input.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -90,12 +91,18 @@ def select_columns(reference, current, columns: str | None) -> tuple[list[str] |
 
 
 def drift_command(
-    reference: Path = typer.Argument(..., help="Reference rows (Parquet or CSV) or a reference profile (.json)."),
-    current: Path = typer.Argument(..., help="Current rows (Parquet or CSV)."),
-    method: str | None = typer.Option(None, "--method", help="Drift test: psi, ks, chi_square, wasserstein, jensen_shannon."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Threshold on the statistic (default: per method)."),
-    columns: str | None = typer.Option(None, "--columns", help="Comma-separated columns (default: common feature columns)."),
-    exact: bool = typer.Option(False, "--exact", help="Exact statistics from the raw values with scipy (slower)."),
+    reference: Annotated[Path, typer.Argument(help="Reference rows (Parquet or CSV) or a reference profile (.json).")],
+    current: Annotated[Path, typer.Argument(help="Current rows (Parquet or CSV).")],
+    method: Annotated[
+        str | None, typer.Option("--method", help="Drift test: psi, ks, chi_square, wasserstein, jensen_shannon.")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Threshold on the statistic (default: per method).")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option("--columns", help="Comma-separated columns (default: common feature columns).")
+    ] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Exact statistics from the raw values with scipy.")] = False,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Test each feature column of CURRENT for drift against REFERENCE.
@@ -125,8 +132,15 @@ def _print_table(report) -> None:
         table.add_column(header, justify="right" if header in {"statistic", "p-value", "threshold"} else "left")
     for r in report.rows:
         p_value = "" if r.p_value is None else f"{r.p_value:.3g}"
-        table.add_row(r.feature, r.kind, r.method, f"{r.statistic:.4f}", p_value, f"{r.threshold:g}",
-                      "[red]yes[/red]" if r.drifted else "no")
+        table.add_row(
+            r.feature,
+            r.kind,
+            r.method,
+            f"{r.statistic:.4f}",
+            p_value,
+            f"{r.threshold:g}",
+            "[red]yes[/red]" if r.drifted else "no",
+        )
     out_console.print(table)
     verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
     out_console.print(f"{report.drifted_share:.0%} of features drifted: {verdict}")

@@ -58,15 +58,24 @@ def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     rows = frame[[PREDICTION, LABEL]].dropna()
     needed = budget.monitoring.min_labelled_rows
     if len(rows) < needed:
-        return [_info(limits.metric, f"{len(rows):,} labelled rows, fewer than the {needed:,} needed to judge "
-                      f"{limits.metric} (monitoring.min_labelled_rows)")]
+        return [
+            _info(
+                limits.metric,
+                f"{len(rows):,} labelled rows, fewer than the {needed:,} needed to judge "
+                f"{limits.metric} (monitoring.min_labelled_rows)",
+            )
+        ]
     y_true, y_pred = class_labels(rows[LABEL]), class_labels(rows[PREDICTION])
     actual = score(limits.metric, y_true, y_pred)
     status = floor_status(actual, limits.minimum, budget.warn_margin)
     relation = "<" if status == "violation" else ">="
     return [
         Finding(
-            kind="accuracy", status=status, metric=limits.metric, actual=actual, limit=limits.minimum,
+            kind="accuracy",
+            status=status,
+            metric=limits.metric,
+            actual=actual,
+            limit=limits.minimum,
             message=f"{limits.metric} {actual:.3f} {relation} {limits.minimum:.3f} "
             f"(production window, {len(rows):,} labelled rows)",
             details={"labelled_rows": len(rows)},
@@ -77,11 +86,20 @@ def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
 def check_prediction_drift(frame: pd.DataFrame, reference_class_share: dict | None, threshold: float) -> list[Finding]:
     """PSI of the predicted classes against ``reference_class_share`` (class -> share or count)."""
     if not reference_class_share:
-        return [Finding(kind="prediction_drift", status="info", metric="psi:prediction",
-                        message="no reference class distribution: prediction drift not checked")]
+        return [
+            Finding(
+                kind="prediction_drift",
+                status="info",
+                metric="psi:prediction",
+                message="no reference class distribution: prediction drift not checked",
+            )
+        ]
     if PREDICTION not in frame.columns or frame[PREDICTION].dropna().empty:
-        return [Finding(kind="prediction_drift", status="info", metric="psi:prediction",
-                        message="no predictions in the window")]
+        return [
+            Finding(
+                kind="prediction_drift", status="info", metric="psi:prediction", message="no predictions in the window"
+            )
+        ]
     keys = class_labels(pd.Series(list(reference_class_share)))
     reference = dict(zip(keys, map(float, reference_class_share.values())))
     current = pd.Series(class_labels(frame[PREDICTION].dropna())).value_counts()  # a handful of classes
@@ -92,7 +110,11 @@ def check_prediction_drift(frame: pd.DataFrame, reference_class_share: dict | No
     status = "violation" if psi > threshold else "ok"
     return [
         Finding(
-            kind="prediction_drift", status=status, metric="psi:prediction", actual=psi, limit=threshold,
+            kind="prediction_drift",
+            status=status,
+            metric="psi:prediction",
+            actual=psi,
+            limit=threshold,
             message=f"prediction PSI {psi:.3f} {'>' if status == 'violation' else '<='} {threshold:.3f} "
             f"({int(cur.sum()):,} predictions)",
             details={"current_share": dict(zip(classes, (cur / cur.sum()).tolist()))},

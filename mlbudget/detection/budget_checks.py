@@ -62,7 +62,9 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     latency = latency[~np.isnan(latency)]
     n = len(latency)
     if n == 0:
-        return [Finding(kind="latency", status="info", metric="latency_ms", message="no successful requests in the window")]
+        return [
+            Finding(kind="latency", status="info", metric="latency_ms", message="no successful requests in the window")
+        ]
     findings = []
     for percentile, limit in limits:
         actual = float(np.percentile(latency, float(percentile[1:])))
@@ -74,8 +76,13 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
             message += f"; too few samples for a {percentile} claim (need {MIN_SAMPLES[percentile]})"
         findings.append(
             Finding(
-                kind="latency", status=status, metric=f"{percentile}_ms", actual=actual, limit=limit,
-                message=message, details={"samples": n, "min_samples": MIN_SAMPLES[percentile]},
+                kind="latency",
+                status=status,
+                metric=f"{percentile}_ms",
+                actual=actual,
+                limit=limit,
+                message=message,
+                details={"samples": n, "min_samples": MIN_SAMPLES[percentile]},
             )
         )
     return findings
@@ -97,11 +104,18 @@ def check_error_rate(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     errors = int((frame[STATUS] == STATUS_ERROR).sum())
     actual = errors / n
     status = cap_status(actual, limit, budget.warn_margin)
-    message = f"error rate {actual:.2%} {_RELATION[status]} {limit:.2%} (production window, {errors:,} of {n:,} requests)"
+    message = (
+        f"error rate {actual:.2%} {_RELATION[status]} {limit:.2%} (production window, {errors:,} of {n:,} requests)"
+    )
     return [
         Finding(
-            kind="error_rate", status=status, metric="error_rate", actual=actual, limit=limit,
-            message=message, details={"errors": errors, "requests": n},
+            kind="error_rate",
+            status=status,
+            metric="error_rate",
+            actual=actual,
+            limit=limit,
+            message=message,
+            details={"errors": errors, "requests": n},
         )
     ]
 
@@ -118,7 +132,11 @@ def check_memory(memory_mb: Sequence[float] | None, budget: Budget) -> list[Find
         status = cap_status(peak, limit, budget.warn_margin)
         findings.append(
             Finding(
-                kind="memory", status=status, metric="peak_rss_mb", actual=peak, limit=limit,
+                kind="memory",
+                status=status,
+                metric="peak_rss_mb",
+                actual=peak,
+                limit=limit,
                 message=f"peak RSS {peak:.1f} MB {_RELATION[status]} {limit:.1f} MB "
                 f"(production window, {samples.size:,} samples)",
             )
@@ -133,7 +151,10 @@ def _memory_growth(samples: np.ndarray) -> Finding:
     growth = float(np.median(samples[-tenth:]) - np.median(samples[:tenth]))
     share = growth / float(np.median(samples[:tenth])) if np.median(samples[:tenth]) > 0 else 0.0
     return Finding(
-        kind="memory", status="info", metric="memory_growth_mb", actual=growth,
+        kind="memory",
+        status="info",
+        metric="memory_growth_mb",
+        actual=growth,
         message=f"memory grew {growth:+.1f} MB ({share:+.1%}) over the window",
         details={"relative": share, "samples": int(samples.size)},
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlbudget.budget.model import LatencyCreepRule
 from mlbudget.budget.durations import format_duration
+from mlbudget.budget.model import LatencyCreepRule
 from mlbudget.detection.findings import Finding
 from mlbudget.errors import InputError
 from mlbudget.sources.window import LATENCY, STATUS, STATUS_OK, TIMESTAMP
@@ -38,14 +38,24 @@ def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Fi
     times, latency = all_times[ok], frame.loc[ok, LATENCY].to_numpy(dtype=np.float64)
     recent_start = end - rule.sustained_for
     if start + rule.baseline > recent_start:
-        return [_info(metric, f"window ({end - start}) too short for a {format_duration(rule.baseline)} baseline "
-                      f"and a {format_duration(rule.sustained_for)} recent span")]
+        return [
+            _info(
+                metric,
+                f"window ({end - start}) too short for a {format_duration(rule.baseline)} baseline "
+                f"and a {format_duration(rule.sustained_for)} recent span",
+            )
+        ]
     q = float(rule.percentile[1:])
     baseline = float(np.percentile(latency[(times < start + rule.baseline).to_numpy()], q))
     buckets = _bucket_percentiles(times, latency, end, rule, q)
     if any(v is None for v in buckets):
-        return [_info(metric, f"an empty {format_duration(rule.bucket)} bucket in the last "
-                      f"{format_duration(rule.sustained_for)}: cannot tell whether creep is sustained")]
+        return [
+            _info(
+                metric,
+                f"an empty {format_duration(rule.bucket)} bucket in the last "
+                f"{format_duration(rule.sustained_for)}: cannot tell whether creep is sustained",
+            )
+        ]
     increases = [v / baseline - 1 if baseline > 0 else 0.0 for v in buckets]
     sustained = min(increases)
     status = "violation" if sustained > rule.increase else "ok"
@@ -57,7 +67,11 @@ def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Fi
     )
     return [
         Finding(
-            kind="latency_creep", status=status, metric=metric, actual=sustained, limit=rule.increase,
+            kind="latency_creep",
+            status=status,
+            metric=metric,
+            actual=sustained,
+            limit=rule.increase,
             message=message,
             details={"baseline_ms": baseline, "bucket_ms": buckets, "bucket_increase": increases},
         )

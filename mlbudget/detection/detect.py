@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pandas as pd
 
 from mlbudget.budget.model import Budget
@@ -47,7 +45,9 @@ def detect(
     findings += check_accuracy(window_frame, budget)
     if reference_class_share is None and isinstance(reference, pd.DataFrame) and spec.label in reference.columns:
         reference_class_share = reference[spec.label].value_counts().to_dict()
-    findings += check_prediction_drift(window_frame, reference_class_share, budget.monitoring.drift.prediction_threshold)
+    findings += check_prediction_drift(
+        window_frame, reference_class_share, budget.monitoring.drift.prediction_threshold
+    )
     drift = detect_drift(
         reference,
         window_frame,
@@ -63,8 +63,12 @@ def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Findin
     """A ``warn`` per drifted feature and one dataset finding (violation when dataset drift)."""
     findings = [
         Finding(
-            kind="drift", status="warn", metric=f"{row.method}:{row.feature}", actual=row.statistic,
-            limit=row.threshold, message=f"{row.feature}: {row.method} {row.statistic:.3f} > {row.threshold:.3f}",
+            kind="drift",
+            status="warn",
+            metric=f"{row.method}:{row.feature}",
+            actual=row.statistic,
+            limit=row.threshold,
+            message=f"{row.feature}: {row.method} {row.statistic:.3f} > {row.threshold:.3f}",
             details={"p_value": row.p_value, "feature_kind": row.kind},
         )
         for row in report.rows
@@ -74,7 +78,11 @@ def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Findin
     status = "violation" if report.dataset_drift else "ok"
     findings.append(
         Finding(
-            kind="drift", status=status, metric="drifted_share", actual=report.drifted_share, limit=max_drifted_share,
+            kind="drift",
+            status=status,
+            metric="drifted_share",
+            actual=report.drifted_share,
+            limit=max_drifted_share,
             message=f"{len(drifted)} of {len(report.rows)} features drifted ({report.drifted_share:.0%} "
             f"{'>' if report.dataset_drift else '<='} {max_drifted_share:.0%}; {report.current_rows:,} rows)",
             details={"drifted": drifted},

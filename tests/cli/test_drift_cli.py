@@ -33,10 +33,15 @@ def tables(tmp_path_factory):
         rng = np.random.default_rng(seed)
         n = 5000
         return pd.DataFrame(
-            {"age": rng.normal(40 + shift * 10, 10, n), "income": rng.lognormal(10, 0.5, n),
-             "region": rng.choice(["n", "s", "e"], n, p=[0.5, 0.3, 0.2]),
-             "timestamp": pd.date_range("2026-11-01", periods=n, freq="s", tz="UTC"),
-             "latency_ms": rng.gamma(2, 10 + 10 * shift, n), "status": "ok", "prediction": rng.integers(0, 2, n)}
+            {
+                "age": rng.normal(40 + shift * 10, 10, n),
+                "income": rng.lognormal(10, 0.5, n),
+                "region": rng.choice(["n", "s", "e"], n, p=[0.5, 0.3, 0.2]),
+                "timestamp": pd.date_range("2026-11-01", periods=n, freq="s", tz="UTC"),
+                "latency_ms": rng.gamma(2, 10 + 10 * shift, n),
+                "status": "ok",
+                "prediction": rng.integers(0, 2, n),
+            }
         )
 
     paths = {"ref": folder / "ref.parquet", "same": folder / "same.csv", "shifted": folder / "shifted.parquet"}

@@ -13,15 +13,23 @@ from mlbudget.detection.accuracy import check_accuracy, check_prediction_drift, 
 
 def budget(metric: str = "accuracy", minimum: float = 0.8, min_labelled_rows: int = 200) -> Budget:
     return Budget.model_validate(
-        {"name": "m", "version": "1.0.0", "owner": "t", "limits": {"accuracy": {"metric": metric, "minimum": minimum}},
-         "monitoring": {"min_labelled_rows": min_labelled_rows}}
+        {
+            "name": "m",
+            "version": "1.0.0",
+            "owner": "t",
+            "limits": {"accuracy": {"metric": metric, "minimum": minimum}},
+            "monitoring": {"min_labelled_rows": min_labelled_rows},
+        }
     )
 
 
 @pytest.mark.parametrize(
     "metric, reference",
-    [("accuracy", metrics.accuracy_score), ("balanced_accuracy", metrics.balanced_accuracy_score),
-     ("f1_macro", lambda t, p: metrics.f1_score(t, p, average="macro"))],
+    [
+        ("accuracy", metrics.accuracy_score),
+        ("balanced_accuracy", metrics.balanced_accuracy_score),
+        ("f1_macro", lambda t, p: metrics.f1_score(t, p, average="macro")),
+    ],
 )
 def test_score_matches_sklearn(metric, reference):
     rng = np.random.default_rng(0)

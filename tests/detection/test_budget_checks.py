@@ -12,7 +12,9 @@ from mlbudget.errors import InputError
 
 
 def budget(**limits) -> Budget:
-    return Budget.model_validate({"name": "m", "version": "1.0.0", "owner": "team", "limits": limits, "warn_margin": 0.1})
+    return Budget.model_validate(
+        {"name": "m", "version": "1.0.0", "owner": "team", "limits": limits, "warn_margin": 0.1}
+    )
 
 
 def window(latency, errors: int = 0) -> pd.DataFrame:

@@ -18,8 +18,12 @@ SPEC = FeatureSpec(
     classes=[0, 1, 2, 3],
 )
 BUDGET = Budget.model_validate(
-    {"name": "demo", "version": "1.0.0", "owner": "t",
-     "limits": {"latency": {"p95_ms": 30}, "max_error_rate": 0.01, "accuracy": {"minimum": 0.5}}}
+    {
+        "name": "demo",
+        "version": "1.0.0",
+        "owner": "t",
+        "limits": {"latency": {"p95_ms": 30}, "max_error_rate": 0.01, "accuracy": {"minimum": 0.5}},
+    }
 )
 
 

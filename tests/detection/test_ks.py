@@ -43,7 +43,9 @@ def test_ks_exact_is_scipy():
 def test_ks_small_samples_exact_on_grid_points():
     # Fewer than 1,000 reference values: every value is a grid point, so D is exact at them.
     ref, cur = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 2.5, 2.5, 10.0])
-    assert KsDetector().test(profile_numeric(pd.Series(ref)), cur)[0] == pytest.approx(stats.ks_2samp(ref, cur).statistic)
+    assert KsDetector().test(profile_numeric(pd.Series(ref)), cur)[0] == pytest.approx(
+        stats.ks_2samp(ref, cur).statistic
+    )
 
 
 def test_ks_is_numeric_only():

@@ -24,7 +24,9 @@ def psi_loop(ref_counts, cur_counts) -> float:
 
 def test_psi_from_counts_known_value():
     # 50/30/20 -> 40/30/25/5 (a new category): 0.34358 by hand, the empty bin at EPSILON.
-    assert psi_from_counts(np.array([500, 300, 200, 0]), np.array([400, 300, 250, 50])) == pytest.approx(0.343580, abs=1e-6)
+    assert psi_from_counts(np.array([500, 300, 200, 0]), np.array([400, 300, 250, 50])) == pytest.approx(
+        0.343580, abs=1e-6
+    )
     assert psi_loop([500, 300, 200, 0], [400, 300, 250, 50]) == pytest.approx(0.343580, abs=1e-6)
 
 

@@ -43,7 +43,9 @@ class DriftDetector(Plugin, ABC):
     """What the statistic is, for reports (e.g. ``KS D``)."""
 
     @abstractmethod
-    def test(self, reference: NumericColumnProfile | CategoricalColumnProfile, current: np.ndarray | pd.Series) -> TestResult:
+    def test(
+        self, reference: NumericColumnProfile | CategoricalColumnProfile, current: np.ndarray | pd.Series
+    ) -> TestResult:
         """Statistic and p-value of ``current`` against a profiled reference column.
 
         Args:
@@ -53,7 +55,9 @@ class DriftDetector(Plugin, ABC):
         """
 
     @abstractmethod
-    def test_exact(self, reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series, kind: ColumnKind) -> TestResult:
+    def test_exact(
+        self, reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series, kind: ColumnKind
+    ) -> TestResult:
         """Statistic and p-value from the raw values (scipy), for checking the fast path.
 
         Args:

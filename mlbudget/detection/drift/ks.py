@@ -43,7 +43,7 @@ def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
     """Asymptotic two-sided p-value with the effective sample size n*m/(n+m)."""
     from scipy.stats import kstwo, kstwobign
 
-    n_eff = max(int(round(n_reference * n_current / (n_reference + n_current))), 1)
+    n_eff = max(round(n_reference * n_current / (n_reference + n_current)), 1)
     if n_eff <= KSTWO_MAX_N:
         return float(kstwo.sf(statistic, n_eff))
     return float(kstwobign.sf(statistic * np.sqrt(n_eff)))

@@ -37,10 +37,9 @@ def infer_kinds(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], lis
     numeric, categorical = [], []
     for name in columns:
         dtype = frame[name].dtype
-        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
-            if not pd.api.types.is_datetime64_any_dtype(dtype):
-                categorical.append(name)
-        elif pd.api.types.is_numeric_dtype(dtype):
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             numeric.append(name)
         else:
             categorical.append(name)
@@ -94,8 +93,10 @@ def plan_features(settings: DriftSettings, numeric: list[str], categorical: list
             if override is not None and override.ignore:
                 continue
             method = (override.method if override else None) or section_method
-            where = f"monitoring.drift.per_feature.{name}.method" if override and override.method else (
-                "monitoring.drift.method" if kind == "numeric" else "monitoring.drift.categorical_method"
+            where = (
+                f"monitoring.drift.per_feature.{name}.method"
+                if override and override.method
+                else ("monitoring.drift.method" if kind == "numeric" else "monitoring.drift.categorical_method")
             )
             detector_cls = DriftDetector.lookup(method)
             detector_cls.check_supports(kind, name, where)
@@ -140,7 +141,9 @@ def detect_drift(
     profile = reference
     if not exact and not isinstance(reference, ReferenceProfile):
         profile = profile_reference(
-            reference, [p.feature for p in plans if p.kind == "numeric"], [p.feature for p in plans if p.kind == "categorical"]
+            reference,
+            [p.feature for p in plans if p.kind == "numeric"],
+            [p.feature for p in plans if p.kind == "categorical"],
         )
     rows = [_test_feature(plan, profile, current, exact) for plan in plans]
     share = sum(r.drifted for r in rows) / len(rows) if rows else 0.0
@@ -157,7 +160,9 @@ def detect_drift(
 def _test_feature(plan: FeaturePlan, reference, current: pd.DataFrame, exact: bool) -> DriftRow:
     cur = _values(current[plan.feature], plan, "current")
     if exact:
-        statistic, p_value = plan.detector.test_exact(_values(reference[plan.feature], plan, "reference"), cur, plan.kind)
+        statistic, p_value = plan.detector.test_exact(
+            _values(reference[plan.feature], plan, "reference"), cur, plan.kind
+        )
     else:
         statistic, p_value = plan.detector.test(reference.columns[plan.feature], cur)
     return DriftRow(
@@ -184,6 +189,4 @@ def _check_overrides(settings: DriftSettings, reference, current: pd.DataFrame) 
     known = set(reference.columns) | set(current.columns)
     unknown = sorted(set(settings.per_feature) - known)
     if unknown:
-        raise ConfigError(
-            f"monitoring.drift.per_feature names columns in neither data set: {', '.join(unknown)}"
-        )
+        raise ConfigError(f"monitoring.drift.per_feature names columns in neither data set: {', '.join(unknown)}")
