@@ -11,7 +11,9 @@ from mlbudget.benchmark.runtime import OrtRuntime
 from mlbudget.budget.model import HardwareProfile
 from mlbudget.errors import InputError
 
-FAST = BenchmarkSettings(warmup_calls=5, warmup_seconds=0.0, window_seconds=0.05, min_samples=20, max_windows=4)
+FAST = BenchmarkSettings(
+    warmup_calls=5, warmup_seconds=0.0, window_seconds=0.05, min_window_calls=1, min_samples=20, max_windows=4
+)
 
 
 @pytest.fixture(scope="module")
