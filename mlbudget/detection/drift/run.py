@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mlbudget.budget.model import DriftSettings
+from mlbudget.budget.model import DriftSettings, FeatureDriftOverride
 from mlbudget.detection.drift.base import DriftDetector
 from mlbudget.detection.drift.profile import ReferenceProfile, numeric_values, profile_reference
 from mlbudget.detection.findings import DriftReport, DriftRow
@@ -87,24 +87,26 @@ def plan_features(settings: DriftSettings, numeric: list[str], categorical: list
     """
     plans = []
     for kind, names in (("numeric", numeric), ("categorical", categorical)):
-        section_method = settings.method if kind == "numeric" else settings.categorical_method
         for name in names:
-            override = settings.per_feature.get(name)
-            if override is not None and override.ignore:
-                continue
-            method = (override.method if override else None) or section_method
-            where = (
-                f"monitoring.drift.per_feature.{name}.method"
-                if override and override.method
-                else ("monitoring.drift.method" if kind == "numeric" else "monitoring.drift.categorical_method")
-            )
-            detector_cls = DriftDetector.lookup(method)
-            detector_cls.check_supports(kind, name, where)
-            threshold = (override.threshold if override else None) or (
-                settings.threshold if "threshold" in settings.model_fields_set else detector_cls.threshold_for(kind)
-            )
-            plans.append(FeaturePlan(name, kind, detector_cls(), float(threshold)))
+            override = settings.per_feature.get(name) or FeatureDriftOverride()
+            if not override.ignore:
+                plans.append(_plan_feature(settings, override, name, kind))
     return plans
+
+
+def _plan_feature(settings: DriftSettings, override: FeatureDriftOverride, name: str, kind: str) -> FeaturePlan:
+    if override.method:
+        method, where = override.method, f"monitoring.drift.per_feature.{name}.method"
+    elif kind == "numeric":
+        method, where = settings.method, "monitoring.drift.method"
+    else:
+        method, where = settings.categorical_method, "monitoring.drift.categorical_method"
+    detector_cls = DriftDetector.lookup(method)
+    detector_cls.check_supports(kind, name, where)
+    threshold = override.threshold or (
+        settings.threshold if "threshold" in settings.model_fields_set else detector_cls.threshold_for(kind)
+    )
+    return FeaturePlan(name, kind, detector_cls(), float(threshold))
 
 
 def detect_drift(
