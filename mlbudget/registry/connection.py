@@ -29,6 +29,13 @@ def normalize_uri(uri: str | None) -> str | None:
     return uri
 
 
+def redact(uri: str | None) -> str:
+    """``uri`` with any password replaced by ``***`` (URIs end up in error messages and logs)."""
+    import re
+
+    return re.sub(r"(//[^/:@]+):[^/@]*@", r"\1:***@", uri or "")
+
+
 def _short(exc: BaseException, limit: int = 400) -> str:
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -48,7 +55,7 @@ def mlflow_errors(doing: str, uri: str) -> Iterator[None]:
     except MlbudgetError:
         raise
     except (MlflowException, OSError) as exc:
-        raise DependencyError(f"MLflow at {uri}: {doing} failed ({_short(exc)})") from exc
+        raise DependencyError(f"MLflow at {redact(uri)}: {doing} failed ({_short(exc)})") from exc
 
 
 @contextmanager
@@ -93,6 +100,6 @@ def check_reachable(client, tracking_uri: str) -> None:
             client.search_experiments(max_results=1)
     except Exception as exc:  # any failure here means "not usable": refused, DNS, timeout, bad schema
         raise DependencyError(
-            f"MLflow tracking server at {tracking_uri} unreachable: {_short(exc)} "
+            f"MLflow tracking server at {redact(tracking_uri)} unreachable: {_short(exc)} "
             "(expected a running server or a sqlite:/// URI)"
         ) from exc

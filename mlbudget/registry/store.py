@@ -26,13 +26,15 @@ from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate
 from mlbudget.errors import DependencyError
-from mlbudget.registry import connection, runs
+from mlbudget.registry import aliases, connection, runs
 from mlbudget.registry import tags as T
 from mlbudget.registry.bundle_io import download_bundle
 from mlbudget.registry.connection import RegistryStateError
-from mlbudget.registry.ledger import append_entry, make_entry, read_ledger
+from mlbudget.registry.ledger import read_ledger
 from mlbudget.registry.versions import VersionStore
 from mlbudget.selection.decision import CandidateVerdict
+
+__all__ = ["MlflowRegistry", "RegistryStateError"]
 
 
 class MlflowRegistry:
@@ -83,7 +85,7 @@ class MlflowRegistry:
                 client = self.client
             except Exception as exc:  # a malformed URI fails while building the client
                 raise DependencyError(
-                    f"MLflow tracking server at {self.tracking_uri} unreachable: {exc} "
+                    f"MLflow tracking server at {connection.redact(self.tracking_uri)} unreachable: {exc} "
                     "(expected a running server or a sqlite:/// URI)"
                 ) from exc
             connection.check_reachable(client, self.tracking_uri)
@@ -124,6 +126,16 @@ class MlflowRegistry:
         """Mark the cycle run FINISHED (or FAILED, KILLED)."""
         with self._doing(f"ending cycle run {run_id}") as client:
             client.set_terminated(run_id, status=status)
+
+    def set_cycle_status(self, run_id: str, status: str, message: str) -> None:
+        """Stamp the cycle's outcome on its run (tags ``mlbudget.status`` and ``mlbudget.outcome``) and end it.
+
+        A run whose window failed validation ends FAILED; every other outcome FINISHED.
+        """
+        with self._doing(f"recording status {status!r} on cycle run {run_id}") as client:
+            client.set_tag(run_id, "mlbudget.status", status)
+            client.set_tag(run_id, "mlbudget.outcome", message[:4900])
+            client.set_terminated(run_id, status="FAILED" if status == "invalid_window" else "FINISHED")
 
     def log_cycle_artifact(self, run_id: str, path_or_json: Any, artifact_path: str) -> None:
         """Log a file or folder under the folder ``artifact_path``, or a JSON-able object
@@ -259,23 +271,8 @@ class MlflowRegistry:
             True when the alias moved.
         """
         version = str(version)
-        with self._doing(f"promoting {model_name} version {version} to champion") as client:
-            store = self._versions()
-            aliases = store.aliases(model_name)
-            current, entries = aliases.get(T.CHAMPION), read_ledger(client, model_name)
-            sha = budget_sha256 or store.tag(model_name, version, T.BUDGET_SHA)
-            if current == version:
-                if not entries or entries[-1]["version"] != version:
-                    entry = make_entry("promote", version, aliases.get(T.PREVIOUS_CHAMPION), reason, sha, at)
-                    append_entry(client, model_name, entry, len(entries))
-                return False
-            if current is not None:
-                client.set_registered_model_alias(model_name, T.PREVIOUS_CHAMPION, current)
-            client.set_registered_model_alias(model_name, T.CHAMPION, version)
-            append_entry(client, model_name, make_entry("promote", version, current, reason, sha, at), len(entries))
-            if aliases.get(T.CHALLENGER) == version:
-                client.delete_registered_model_alias(model_name, T.CHALLENGER)
-            return True
+        with self._doing(f"promoting {model_name} version {version} to champion"):
+            return aliases.promote_version(self._versions(), model_name, version, reason, budget_sha256, at)
 
     def set_challenger(self, model_name: str, version: str) -> None:
         """Point alias ``challenger`` at ``version`` (used when ``auto_promote`` is false)."""
@@ -293,22 +290,8 @@ class MlflowRegistry:
         Raises:
             RegistryStateError: there is no previous champion to return to.
         """
-        with self._doing(f"rolling back the champion of {model_name}") as client:
-            store = self._versions()
-            aliases = store.aliases(model_name)
-            current, target = aliases.get(T.CHAMPION), aliases.get(T.PREVIOUS_CHAMPION)
-            if target is None or target == current:
-                raise RegistryStateError(
-                    f"cannot roll back {model_name}: no '{T.PREVIOUS_CHAMPION}' alias distinct from the champion "
-                    "(expected an earlier promotion to have replaced a champion)"
-                )
-            entries = read_ledger(client, model_name)
-            sha = budget_sha256 or store.tag(model_name, target, T.BUDGET_SHA)
-            client.set_registered_model_alias(model_name, T.CHAMPION, target)
-            if current is not None:
-                client.set_registered_model_alias(model_name, T.PREVIOUS_CHAMPION, current)
-            append_entry(client, model_name, make_entry("rollback", target, current, reason, sha, at), len(entries))
-            return target
+        with self._doing(f"rolling back the champion of {model_name}"):
+            return aliases.rollback_champion(self._versions(), model_name, reason, budget_sha256, at)
 
     def ledger(self, model_name: str) -> list[dict[str, Any]]:
         """Promotions and rollbacks of ``model_name``, oldest first (empty for an unknown model)."""

@@ -94,9 +94,44 @@ def test_register_promote_download_through_server(mlflow_server, tmp_path):
     assert [e["action"] for e in registry.ledger(budget.name)] == ["promote"]
 
 
+PG_URI = "postgresql://postgres@127.0.0.1:5432/{}"
+MIGRATE = "import sys\nfrom mlflow import MlflowClient\nMlflowClient(sys.argv[1]).search_experiments(max_results=1)"
+
+
+def admin_errors():
+    import psycopg2.errors
+
+    return psycopg2.errors
+
+
+def _pg_template(admin) -> str:
+    """A database migrated to MLflow's schema by MLflow itself, kept as a template.
+
+    Migrating a fresh Postgres database runs every Alembic revision (tens of seconds on a
+    busy machine); ``CREATE DATABASE ... TEMPLATE`` copies the result in well under a
+    second. The migration runs in a subprocess so no connection to the template stays open.
+    """
+    import mlflow
+
+    template = "mlbudget_mlflow_tpl_" + mlflow.__version__.replace(".", "_")
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,))
+        if cur.fetchone():
+            return template
+        staging = f"{template}_{os.getpid()}"
+        cur.execute(f"CREATE DATABASE {staging}")
+        uri = PG_URI.format(staging).replace("postgresql://", "postgresql+psycopg2://")
+        subprocess.run([sys.executable, "-c", MIGRATE, uri], check=True, capture_output=True, timeout=300)
+        try:
+            cur.execute(f"ALTER DATABASE {staging} RENAME TO {template}")
+        except admin_errors().DuplicateDatabase:  # another session made the template first
+            cur.execute(f"DROP DATABASE {staging} WITH (FORCE)")
+    return template
+
+
 @pytest.fixture
 def postgres_uri(tmp_path):
-    """A fresh Postgres database for one test, dropped afterwards."""
+    """A fresh Postgres database for one test (copied from the migrated template), dropped afterwards."""
     psycopg2 = pytest.importorskip("psycopg2")
     try:
         admin = psycopg2.connect(**PG_ADMIN)
@@ -105,9 +140,9 @@ def postgres_uri(tmp_path):
     admin.autocommit = True
     name = f"mlbudget_reg_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(f"CREATE DATABASE {name} TEMPLATE {_pg_template(admin)}")
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield PG_URI.format(name)
     finally:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -143,7 +178,7 @@ def test_two_processes_register_same_content_once_on_postgres(postgres_uri, tmp_
 
     art = str(tmp_path / "artifacts")
     registry = MlflowRegistry(postgres_uri, artifact_root=art)
-    registry.check_reachable()  # migrates the fresh database once, before the race
+    registry.check_reachable()
     budget = make_budget("pg-race")
     bundle = make_bundle(tmp_path / "bundle", seed=21)
     (bundle / "budget.json").write_text(budget.model_dump_json())
