@@ -2,8 +2,10 @@
 
 All workers share one session (ONNX Runtime releases the GIL inside ``run``)
 and each owns pre-built inputs. Only ``run()`` is timed, with
-``time.perf_counter_ns()``; in open loop the latency counts from the scheduled
-arrival, so queueing shows. Each worker first makes ``warmup_calls`` calls,
+``time.perf_counter_ns()``. In open loop a request that finds every worker busy
+counts its latency from its scheduled arrival, so queueing shows; one that
+finds a worker idle counts from that worker's wake-up, so the load
+generator's own timer lateness (sleep overshoot) is not charged to the model. Each worker first makes ``warmup_calls`` calls,
 then everything completing during ``warmup_seconds`` is discarded too. Calls
 are then binned by completion time into windows until the last 3 windows
 agree (see :func:`mlbudget.benchmark.stats.windows_stable`) and hold enough
@@ -84,9 +86,11 @@ def _worker(run: Callable, feeds: Any, lane: _Lane, warmup: int, go, stop, arriv
                 t = clock()
             else:
                 t = arrivals.next()
-                wait_ns = t - clock()
-                if wait_ns > 0 and stop.wait(wait_ns / 1e9):
-                    break
+                if t > clock():  # idle until the arrival
+                    while (wait_ns := t - clock()) > 0:
+                        if stop.wait(wait_ns / 1e9):
+                            return
+                    t = clock()  # the generator's own timer lateness is not the server's latency
             run(feeds)
             e = clock()
             lane.lats.append(e - t)  # latency first: a reader that sees the end time sees the latency

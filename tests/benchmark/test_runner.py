@@ -210,3 +210,12 @@ def test_many_interleaves_and_merges(report, tiny_onnx, tmp_path, monkeypatch):
         "repetition 2: pid 4",
         "repetition 3: pid 6",
     ]
+
+
+def test_worker_imports_stay_light():
+    code = (
+        "import sys, mlbudget.benchmark.worker as w, mlbudget.benchmark.loadgen, mlbudget.benchmark.hardware;"
+        "print(sorted(m for m in ('torch', 'mlflow', 'airflow', 'pandas', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
