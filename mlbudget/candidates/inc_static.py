@@ -30,7 +30,7 @@ from pydantic import Field
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 from mlbudget.candidates.ort_static import calibration_matrix
-from mlbudget.errors import DependencyError, MlbudgetError
+from mlbudget.errors import MlbudgetError
 from mlbudget.models.bundle import ModelBundle
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ class IncStaticInt8Generator(CandidateGenerator):
         Raises:
             ModelFileError: the parent has no torch.pt, or there are no calibration rows.
             InputError: no labelled rows to evaluate trials on.
-            DependencyError: Neural Compressor (or torchao, py-cpuinfo) cannot be imported.
-            MlbudgetError: quantization or export failed.
+            MlbudgetError: Neural Compressor (or torchao, py-cpuinfo) cannot be imported, or quantization or
+                export failed.
         """
         from mlbudget.models import package
         from mlbudget.models.mlp import load_checkpoint
@@ -149,9 +149,8 @@ def _import_inc():
         from neural_compressor.torch.export import export
         from neural_compressor.torch.quantization import StaticQuantConfig, TuningConfig, autotune
     except ImportError as exc:
-        raise DependencyError(
-            f"inc_static_int8 needs neural-compressor 3.x with torchao and py-cpuinfo ({exc})"
-        ) from exc
+        # Not a DependencyError (a service that is down): a missing package is recorded and the cycle goes on.
+        raise MlbudgetError(f"inc_static_int8 needs neural-compressor 3.x with torchao and py-cpuinfo ({exc})") from exc
     return types.SimpleNamespace(
         export=export, StaticQuantConfig=StaticQuantConfig, TuningConfig=TuningConfig, autotune=autotune
     )
