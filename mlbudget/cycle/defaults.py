@@ -60,5 +60,5 @@ def benchmark_settings(fast: bool):
     from mlbudget.benchmark.runner import BenchmarkSettings
 
     if fast:
-        return BenchmarkSettings(warmup_calls=20, window_seconds=0.2, min_samples=50, max_windows=3)
+        return BenchmarkSettings(warmup_calls=20, warmup_seconds=0.0, window_seconds=0.1, min_samples=50, max_windows=3)
     return BenchmarkSettings()

@@ -30,7 +30,10 @@ class Plan(BaseModel):
     def summary(self) -> str:
         if not self.actions:
             return "no action: every finding is within budget"
-        return "; ".join(f"{a.kind} ({a.reason})" for a in self.actions)
+        by_reason: dict[str, list[str]] = {}
+        for action in self.actions:
+            by_reason.setdefault(action.reason, []).append(action.kind)
+        return "; ".join(f"{', '.join(kinds)} because {reason}" for reason, kinds in by_reason.items())
 
 
 def _triggers(findings: list[Finding], kinds: list[str], on_warn: bool) -> list[Finding]:

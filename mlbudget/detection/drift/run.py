@@ -104,7 +104,7 @@ def _plan_feature(settings: DriftSettings, override: FeatureDriftOverride, name:
     detector_cls = DriftDetector.lookup(method)
     detector_cls.check_supports(kind, name, where)
     threshold = override.threshold or (
-        settings.threshold if "threshold" in settings.model_fields_set else detector_cls.threshold_for(kind)
+        settings.threshold if settings.threshold is not None else detector_cls.threshold_for(kind)
     )
     return FeaturePlan(name, kind, detector_cls(), float(threshold))
 
