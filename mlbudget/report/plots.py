@@ -32,7 +32,7 @@ def latency_plot(reports: dict[str, BenchmarkReport], budget: Budget) -> str | N
 
     if not any(r.results for r in reports.values()):
         return None
-    fig = Figure(figsize=(12, 3.6))
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
     axes = fig.subplots(1, 3, sharey=False)
     limits = dict(budget.limits.latency.items())
     for ax, pct in zip(axes, PERCENTILES):
@@ -49,6 +49,7 @@ def latency_plot(reports: dict[str, BenchmarkReport], budget: Budget) -> str | N
                 fontsize=8,
                 va="bottom",
             )
+        ax.set_ylim(bottom=0)
         ax.set_title(f"{pct} latency")
         ax.set_xlabel("concurrency")
         ax.set_ylabel("ms")
@@ -68,7 +69,7 @@ def size_latency_plot(
     points = {n: (r.size_mb, lv.p95_ms) for n, r in reports.items() if (lv := r.level(c)) is not None}
     if not points:
         return None
-    fig = Figure(figsize=(6.5, 4.5))
+    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax = fig.subplots()
     xs, ys = zip(*points.values())
     box_w = budget.limits.max_model_size_mb or max(xs) * 1.2
@@ -96,7 +97,7 @@ def drift_plot(drift: DriftReport | None) -> str | None:
     if drift is None or not drift.rows:
         return None
     rows = sorted(drift.rows, key=lambda r: r.feature)
-    fig = Figure(figsize=(7, 0.35 * len(rows) + 1.2))
+    fig = Figure(figsize=(7, 0.35 * len(rows) + 1.2), layout="constrained")
     ax = fig.subplots()
     ypos = list(range(len(rows)))
     ax.barh(ypos, [r.statistic for r in rows], color=["tab:red" if r.drifted else "tab:blue" for r in rows])
