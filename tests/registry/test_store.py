@@ -191,3 +191,24 @@ def test_backend_failure_is_wrapped(tmp_path):
     finally:
         del os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
     assert info.value.__cause__ is not None
+
+
+def test_register_after_a_failed_version_create_converges(registry, tmp_path, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    budget = make_budget("half-written")
+    cand = bundle_candidate(make_bundle(tmp_path / "h", seed=9), "retrain", "retrain")
+    client = registry.client
+    real = client.create_model_version
+
+    def fail_once(*args, **kwargs):
+        monkeypatch.setattr(client, "create_model_version", real)
+        raise MlflowException("database is locked")
+
+    monkeypatch.setattr(client, "create_model_version", fail_once)
+    with pytest.raises(DependencyError, match=r"registering retrain \(\w{12}\) as half-written failed") as info:
+        registry.register(cand, budget, "1" * 64, "drift", None)
+    assert isinstance(info.value.__cause__, MlflowException)
+    assert registry.find_version(budget.name, cand.sha256) is None  # nothing half-registered
+    assert registry.register(cand, budget, "1" * 64, "drift", None) == "1"
+    assert registry.register(cand, budget, "1" * 64, "drift", None) == "1"
