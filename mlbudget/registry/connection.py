@@ -29,6 +29,16 @@ def normalize_uri(uri: str | None) -> str | None:
     return uri
 
 
+def default_artifact_root(tracking_uri: str | None) -> str | None:
+    """``<db folder>/mlartifacts`` for a ``sqlite:///`` URI; None (the server decides) otherwise."""
+    from pathlib import Path
+
+    prefix = "sqlite:///"
+    if not tracking_uri or not tracking_uri.startswith(prefix) or ":memory:" in tracking_uri:
+        return None
+    return str(Path(tracking_uri[len(prefix) :]).resolve().parent / "mlartifacts")
+
+
 def redact(uri: str | None) -> str:
     """``uri`` with any password replaced by ``***`` (URIs end up in error messages and logs)."""
     import re
@@ -60,17 +70,30 @@ def mlflow_errors(doing: str, uri: str) -> Iterator[None]:
 
 @contextmanager
 def fluent_uris(tracking_uri: str, registry_uri: str | None) -> Iterator[None]:
-    """Point MLflow's process-wide URIs at this registry for the duration (fluent APIs read them)."""
-    import mlflow
+    """Point MLflow's process-wide URIs at this registry for the duration (fluent APIs read them).
 
-    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    ``mlflow.onnx.log_model`` and parts of version creation read the global URIs, not a
+    client's. The previous state (module globals and the MLFLOW_*_URI variables that
+    ``set_tracking_uri`` also writes) is put back afterwards. Not thread-safe.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    before = (getattr(tracking_utils, "_tracking_uri", None), getattr(registry_utils, "_registry_uri", None))
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(registry_uri or tracking_uri)
     try:
         yield
     finally:
         mlflow.set_tracking_uri(before[0])
-        mlflow.set_registry_uri(before[1])
+        registry_utils._registry_uri = before[1]
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager

@@ -44,14 +44,15 @@ class MlflowRegistry:
         tracking_uri: ``http://host:port``, ``sqlite:///path/mlflow.db``, ``postgresql://...``
             (a bare ``postgresql://`` gets the psycopg2 driver when psycopg 3 is absent).
         registry_uri: model registry URI when it differs from the tracking URI.
-        artifact_root: where new experiments keep artifacts (e.g. a local folder for a
-            SQLite store); None lets the tracking server choose.
+        artifact_root: where new experiments keep artifacts. None: beside the database
+            (``<db folder>/mlartifacts``) for a ``sqlite:///`` store, else the server's choice.
+            (MLflow's own default for a SQL store is ``./mlruns`` under the working directory.)
     """
 
     def __init__(self, tracking_uri: str, registry_uri: str | None = None, *, artifact_root: str | None = None):
         self.tracking_uri = connection.normalize_uri(tracking_uri)
         self.registry_uri = connection.normalize_uri(registry_uri)
-        self.artifact_root = artifact_root
+        self.artifact_root = artifact_root or connection.default_artifact_root(self.tracking_uri)
         self._client_obj: Any = None
 
     @property

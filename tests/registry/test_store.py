@@ -212,3 +212,15 @@ def test_register_after_a_failed_version_create_converges(registry, tmp_path, mo
     assert registry.find_version(budget.name, cand.sha256) is None  # nothing half-registered
     assert registry.register(cand, budget, "1" * 64, "drift", None) == "1"
     assert registry.register(cand, budget, "1" * 64, "drift", None) == "1"
+
+
+def test_sqlite_artifacts_default_beside_the_database(mlflow_db_template, tmp_path):
+    from tests.registry.conftest import fresh_sqlite
+
+    registry = MlflowRegistry(fresh_sqlite(mlflow_db_template, tmp_path / "store"))
+    run_id = registry.start_cycle(make_budget("beside"), None, "2" * 64, "k1")
+    location = registry.client.get_experiment_by_name("mlbudget/beside").artifact_location
+    assert location == str(tmp_path / "store" / "mlartifacts" / "beside")
+    assert (tmp_path / "store" / "mlartifacts" / "beside").is_dir()
+    assert registry.client.get_run(run_id).info.artifact_uri.startswith(location)
+    assert registry.ledger("beside") == []
