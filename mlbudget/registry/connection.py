@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from mlbudget.errors import DependencyError, MlbudgetError
 
@@ -112,15 +113,16 @@ def no_retries(timeout_s: int = CHECK_TIMEOUT_S) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def check_reachable(client, tracking_uri: str) -> None:
-    """Make one cheap call to the tracking store, failing fast.
+def check_reachable(make_client: Callable[[], Any], tracking_uri: str) -> None:
+    """Build the client and make one cheap call to the tracking store, failing fast.
 
     Raises:
-        DependencyError: the store did not answer.
+        DependencyError: the client could not be built (bad URI, missing driver) or the
+            store did not answer.
     """
     try:
         with no_retries():
-            client.search_experiments(max_results=1)
+            make_client().search_experiments(max_results=1)
     except Exception as exc:  # any failure here means "not usable": refused, DNS, timeout, bad schema
         raise DependencyError(
             f"MLflow tracking server at {redact(tracking_uri)} unreachable: {_short(exc)} "

@@ -25,7 +25,6 @@ from typing import Any
 from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate
-from mlbudget.errors import DependencyError
 from mlbudget.registry import aliases, connection, runs
 from mlbudget.registry import tags as T
 from mlbudget.registry.bundle_io import download_bundle
@@ -82,14 +81,7 @@ class MlflowRegistry:
             DependencyError: naming the URI.
         """
         with connection.fluent_uris(self.tracking_uri, self.registry_uri):
-            try:
-                client = self.client
-            except Exception as exc:  # a malformed URI fails while building the client
-                raise DependencyError(
-                    f"MLflow tracking server at {connection.redact(self.tracking_uri)} unreachable: {exc} "
-                    "(expected a running server or a sqlite:/// URI)"
-                ) from exc
-            connection.check_reachable(client, self.tracking_uri)
+            connection.check_reachable(lambda: self.client, self.tracking_uri)
 
     # -- cycle runs ---------------------------------------------------------------------------
 

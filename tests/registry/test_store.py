@@ -224,3 +224,15 @@ def test_sqlite_artifacts_default_beside_the_database(mlflow_db_template, tmp_pa
     assert (tmp_path / "store" / "mlartifacts" / "beside").is_dir()
     assert registry.client.get_run(run_id).info.artifact_uri.startswith(location)
     assert registry.ledger("beside") == []
+
+
+def test_cycle_status_ends_the_run(registry):
+    budget = make_budget("status")
+    ok = registry.start_cycle(budget, None, "3" * 64, "ok")
+    bad = registry.start_cycle(budget, None, "3" * 64, "bad")
+    registry.set_cycle_status(ok, "kept", "the champion stays")
+    registry.set_cycle_status(bad, "invalid_window", "window invalid: 1 of 5 expectations failed")
+    run = registry.client.get_run(ok)
+    assert (run.info.status, run.data.tags["mlbudget.status"]) == ("FINISHED", "kept")
+    assert run.data.tags["mlbudget.outcome"] == "the champion stays"
+    assert registry.client.get_run(bad).info.status == "FAILED"
