@@ -1,0 +1,153 @@
+"""A whole cycle with real parts: simulator window, GX gate, detectors, generators,
+benchmark worker processes, MLflow on SQLite. Nothing is mocked."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from mlbudget.cli.main import app
+from mlbudget.cycle.context import CycleContext
+from mlbudget.cycle.run import run_cycle
+from mlbudget.errors import BudgetError, DependencyError
+
+ROOT = Path(__file__).resolve().parents[2]
+WINDOW_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def budget_path(tmp_path_factory) -> Path:
+    """The demo budget with a shorter policy (retrain + dynamic INT8) to keep the test quick."""
+    doc = yaml.safe_load((ROOT / "configs" / "budgets" / "demo.yaml").read_text())
+    doc["policy"] = {
+        "rules": [
+            {"when": ["drift", "accuracy", "prediction_drift"], "actions": ["retrain"]},
+            {"when": ["latency", "latency_creep", "model_size"], "actions": ["ort_dynamic_int8"]},
+        ]
+    }
+    path = tmp_path_factory.mktemp("budget") / "demo.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("work")
+
+
+def _ctx(budget_path: Path, workdir: Path, **extra) -> CycleContext:
+    extra.setdefault("window_end", WINDOW_END)
+    return CycleContext(budget_path=str(budget_path), workdir=str(workdir), fast=True, **extra)
+
+
+def _client(workdir: Path):
+    import mlflow
+
+    return mlflow.MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+
+
+def _versions(workdir: Path) -> dict[str, dict]:
+    return {str(mv.version): mv.tags for mv in _client(workdir).search_model_versions("name='demo-classifier'")}
+
+
+def _aliases(workdir: Path) -> dict[str, str]:
+    return {k: str(v) for k, v in _client(workdir).get_registered_model("demo-classifier").aliases.items()}
+
+
+@pytest.fixture(scope="module")
+def first(budget_path, workdir):
+    return run_cycle(_ctx(budget_path, workdir, reason="first"))
+
+
+def test_cycle_promotes_a_candidate_that_fits(first, workdir):
+    assert first.status == "promoted", first.rationale
+    assert first.champion_before == "1" and first.champion_after == "2"
+    assert first.winner != "champion"
+    assert any("drifted" in v for v in first.violations)
+    assert "retrain" in first.plan and "ort_dynamic_int8" in first.plan
+    names = {b["candidate"] for b in first.benchmarks}
+    assert {"champion", "retrain@champion", "ort_dynamic_int8@champion", "ort_dynamic_int8@retrain@champion"} <= names
+    assert Path(first.report["html"]).is_file() and Path(first.report["json"]).is_file()
+
+
+def test_winner_is_registered_with_budget_tags_and_aliases_move(first, workdir, budget_path):
+    from mlbudget.budget.canonical import budget_hash
+    from mlbudget.budget.loader import load_budget
+
+    tags = _versions(workdir)["2"]
+    assert tags["mlbudget.budget.name"] == "demo-classifier"
+    assert tags["mlbudget.budget.version"] == "1.0.0"
+    assert tags["mlbudget.budget.sha256"] == budget_hash(load_budget(budget_path)) == first.budget_sha256
+    assert tags["mlbudget.generator"] == first.winner.split("@")[0]
+    assert _aliases(workdir) == {"champion": "2", "previous-champion": "1"}
+
+
+def test_cycle_run_records_status_and_artifacts(first, workdir):
+    client = _client(workdir)
+    exp = client.get_experiment_by_name("mlbudget/demo-classifier")
+    runs = client.search_runs([exp.experiment_id], "tags.`mlbudget.status` = 'promoted'")
+    assert len(runs) == 1
+    artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id, "cycle")}
+    assert {"cycle/validation.json", "cycle/detection.json", "cycle/plan.json", "cycle/decision.json"} <= artifacts
+    assert runs[0].data.tags["mlbudget.reason"] == "first"
+
+
+def test_rerun_converges_through_the_cli(first, budget_path, workdir):
+    before = _versions(workdir)
+    result = CliRunner().invoke(
+        app,
+        ["run", "--budget", str(budget_path), "--workdir", str(workdir), "--fast",
+         "--window-end", WINDOW_END.isoformat(), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["cycle_dir"] == first.cycle_dir
+    assert outcome["status"] == "promoted" and outcome["champion_after"] == "2"
+    assert _versions(workdir) == before
+    assert _aliases(workdir)["champion"] == "2"
+
+
+def test_dry_run_writes_nothing_to_mlflow(first, budget_path, workdir):
+    client = _client(workdir)
+    exp = client.get_experiment_by_name("mlbudget/demo-classifier")
+    runs_before = len(client.search_runs([exp.experiment_id]))
+    outcome = run_cycle(_ctx(budget_path, workdir, dry_run=True, window_end=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    assert outcome.status == "dry_run" and outcome.exit_code == 1
+    assert outcome.violations and outcome.plan
+    assert len(client.search_runs([exp.experiment_id])) == runs_before
+    assert set(_versions(workdir)) == {"1", "2"}
+    assert not (Path(outcome.cycle_dir) / "candidates" / "generated").exists()
+
+
+def test_invalid_window_stops_before_candidates_and_is_recorded(first, budget_path, workdir):
+    thin = {"name": "simulator", "bundle_dir": "{champion}", "rps": 0.005}
+    outcome = run_cycle(_ctx(budget_path, workdir, source=thin, window_end=datetime(2026, 11, 3, tzinfo=timezone.utc)))
+    assert outcome.status == "invalid_window" and outcome.exit_code == 2
+    assert "expected at least 1000" in outcome.validation
+    assert not (Path(outcome.cycle_dir) / "candidates" / "generated").exists()
+    assert set(_versions(workdir)) == {"1", "2"}
+    client = _client(workdir)
+    exp = client.get_experiment_by_name("mlbudget/demo-classifier")
+    failed = client.search_runs([exp.experiment_id], "tags.`mlbudget.status` = 'invalid_window'")
+    assert len(failed) == 1 and failed[0].info.status == "FAILED"
+
+
+def test_unreachable_mlflow_is_a_dependency_error(budget_path, tmp_path):
+    ctx = _ctx(budget_path, tmp_path, tracking_uri="http://127.0.0.1:9")
+    with pytest.raises(DependencyError, match=r"http://127.0.0.1:9"):
+        run_cycle(ctx)
+
+
+def test_malformed_budget_names_the_file_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nname: m\nversion: 1.0.0\nowner: t\nlimits: {latency: {p95_ms: -1}}\n")
+    with pytest.raises(BudgetError, match=r"bad.yaml: limits.latency.p95_ms: must be > 0"):
+        run_cycle(_ctx(bad, tmp_path))
+    assert not (tmp_path / "mlflow.db").exists()
