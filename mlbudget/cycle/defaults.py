@@ -20,7 +20,7 @@ DEMO_SOURCE: dict[str, Any] = {
     "feature_shift": 0.6,
     "concept_shift": 0.5,
     "latency_creep": 1.2,
-    "base_latency_ms": 0.9,
+    "base_latency_ms": 1.3,
     "label_share": 0.5,
 }
 
