@@ -17,12 +17,16 @@ CHAMPION_PLACEHOLDER = "{champion}"
 DEMO_SOURCE: dict[str, Any] = {
     "name": "simulator",
     "bundle_dir": CHAMPION_PLACEHOLDER,
+    "rps": 0.25,
     "feature_shift": 0.6,
     "concept_shift": 0.5,
     "latency_creep": 1.2,
     "base_latency_ms": 1.3,
     "label_share": 0.5,
+    "error_rate": 0.005,
+    "error_spike": {"start": 0.70, "end": 0.72, "rate": 0.2},
 }
+"""The same as configs/sources/demo-simulator.yaml (a test keeps them equal)."""
 
 
 def source_spec(ctx: CycleContext) -> dict[str, Any]:

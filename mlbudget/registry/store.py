@@ -36,6 +36,16 @@ from mlbudget.selection.decision import CandidateVerdict
 __all__ = ["MlflowRegistry", "RegistryStateError"]
 
 
+def quiet_mlflow() -> None:
+    """No artifact progress bars or INFO chatter from MLflow: our stderr is for our progress."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class MlflowRegistry:
     """mlbudget's view of one MLflow tracking server and model registry.
 
@@ -58,6 +68,7 @@ class MlflowRegistry:
     def client(self) -> Any:
         """The MlflowClient (built on first use)."""
         if self._client_obj is None:
+            quiet_mlflow()
             from mlflow import MlflowClient
 
             self._client_obj = MlflowClient(self.tracking_uri, self.registry_uri)
@@ -210,6 +221,7 @@ class MlflowRegistry:
         run_id = self.start_cycle(budget, budget_path, budget_sha256, f"initial-{candidate.sha256[:16]}")
         version = self.register(candidate, budget, budget_sha256, reason, run_id)
         self.promote(budget.name, version, reason, budget_sha256=budget_sha256, at=at)
+        self.end_cycle(run_id)
         return version
 
     # -- aliases and ledger ---------------------------------------------------------------------
