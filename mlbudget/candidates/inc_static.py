@@ -70,6 +70,7 @@ class IncStaticInt8Generator(CandidateGenerator):
             MlbudgetError: Neural Compressor (or torchao, py-cpuinfo) cannot be imported, or quantization or
                 export failed.
         """
+        from mlbudget.candidates.quiet import quiet_backends
         from mlbudget.models import package
         from mlbudget.models.mlp import load_checkpoint
         from mlbudget.models.train import evaluate
@@ -81,13 +82,15 @@ class IncStaticInt8Generator(CandidateGenerator):
         calibration = calibration_matrix(data, spec, config.max_calibration_rows, self.name)
         holdout = _eval_rows(parent, data, config.max_eval_rows, self.name)
         tolerable = self._tolerable_loss(budget)
-        quantized = self._tune(module, spec, calibration, holdout, tolerable)
+        with quiet_backends():
+            quantized = self._tune(module, spec, calibration, holdout, tolerable)
         if quantized is None:
             log.warning("%s: no INT8 model within tolerable loss %.4f of %s", self.name, tolerable, parent.name)
             return []
         name = package.candidate_name(self.name, parent)
         with tempfile.TemporaryDirectory() as tmp:
-            onnx_path = export_quantized(quantized, spec, Path(tmp) / "model.onnx")
+            with quiet_backends():
+                onnx_path = export_quantized(quantized, spec, Path(tmp) / "model.onnx")
             fp32, int8 = evaluate(module, holdout, spec), evaluate(onnx_path, holdout, spec)
             log.info("%s: accuracy fp32 %.4f, int8 onnx %.4f on %d rows", self.name, fp32, int8, len(holdout))
             used = config.model_copy(update={"tolerable_loss": tolerable})

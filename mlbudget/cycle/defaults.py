@@ -21,7 +21,7 @@ DEMO_SOURCE: dict[str, Any] = {
     "feature_shift": 0.6,
     "concept_shift": 0.5,
     "latency_creep": 1.2,
-    "base_latency_ms": 1.3,
+    "base_latency_ms": 0.6,
     "label_share": 0.5,
     "error_rate": 0.005,
     "error_spike": {"start": 0.70, "end": 0.72, "rate": 0.2},

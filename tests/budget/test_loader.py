@@ -43,7 +43,7 @@ def test_shipped_budgets_validate(path):
 def test_demo_budget_values():
     demo = load_budget(REPO / "configs" / "budgets" / "demo.yaml")
     assert demo.name == "demo-classifier"
-    assert (demo.limits.latency.p50_ms, demo.limits.latency.p95_ms, demo.limits.latency.p99_ms) == (1.5, 2.0, 4.0)
+    assert (demo.limits.latency.p50_ms, demo.limits.latency.p95_ms, demo.limits.latency.p99_ms) == (0.8, 1.0, 2.0)
     assert demo.load.concurrency == [1, 2]
     assert demo.load.batch_size == 32
     assert demo.hardware.queue == "cpu"
