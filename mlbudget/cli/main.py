@@ -8,6 +8,7 @@ from mlbudget.cli.benchmark import benchmark_command
 from mlbudget.cli.budget import budget_app
 from mlbudget.cli.cycle import check_command, demo_command, run_command
 from mlbudget.cli.drift import drift_command
+from mlbudget.cli.registry import ledger_command, rollback_command
 
 app = typer.Typer(
     name="mlbudget",
@@ -21,6 +22,8 @@ app.command("run")(run_command)
 app.command("check")(check_command)
 app.command("drift")(drift_command)
 app.command("benchmark")(benchmark_command)
+app.command("ledger")(ledger_command)
+app.command("rollback")(rollback_command)
 app.add_typer(budget_app, name="budget")
 
 

@@ -151,3 +151,27 @@ def test_malformed_budget_names_the_file_and_field(tmp_path):
     with pytest.raises(BudgetError, match=r"bad.yaml: limits.latency.p95_ms: must be > 0"):
         run_cycle(_ctx(bad, tmp_path))
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_ledger_and_rollback_through_the_cli(first, budget_path, workdir):
+    runner = CliRunner()
+    common = ["--budget", str(budget_path), "--workdir", str(workdir), "--json"]
+    ledger = json.loads(runner.invoke(app, ["ledger", *common]).stdout)
+    assert [(e["action"], e["version"], e["previous"]) for e in ledger["entries"]] == [
+        ("promote", "1", None),
+        ("promote", "2", "1"),
+    ]
+    back = runner.invoke(app, ["rollback", *common, "--reason", "p95 regression seen by on-call"])
+    assert back.exit_code == 0, back.output
+    assert json.loads(back.stdout) == {"model": "demo-classifier", "champion": "1", "previous": "2"}
+    assert _aliases(workdir) == {"champion": "1", "previous-champion": "2"}
+    entries = json.loads(runner.invoke(app, ["ledger", *common]).stdout)["entries"]
+    assert entries[-1]["action"] == "rollback" and entries[-1]["reason"] == "p95 regression seen by on-call"
+    again = runner.invoke(app, ["rollback", *common, "--reason", "undo"])
+    assert again.exit_code == 0 and _aliases(workdir)["champion"] == "2"
+
+
+def test_rollback_without_a_previous_champion_is_refused(budget_path, tmp_path):
+    result = CliRunner().invoke(app, ["rollback", "--budget", str(budget_path), "--workdir", str(tmp_path), "--reason", "x"])
+    assert result.exit_code == 2
+    assert "roll back" in result.stderr or "previous" in result.stderr
