@@ -14,6 +14,7 @@ NOISY_LOGGERS = ("neural_compressor", "torch.onnx", "torch.export", "torch._expo
 @contextmanager
 def quiet_backends(level: int = logging.ERROR) -> Iterator[None]:
     """Raise the level of noisy backend loggers and ignore their warnings for the duration."""
+    _settle_neural_compressor_logger()
     loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
     before = [lg.level for lg in loggers]
     for lg in loggers:
@@ -25,3 +26,14 @@ def quiet_backends(level: int = logging.ERROR) -> Iterator[None]:
     finally:
         for lg, old in zip(loggers, before):
             lg.setLevel(old)
+
+
+def _settle_neural_compressor_logger() -> None:
+    # Neural Compressor sets its logger's level when its logger module is first imported;
+    # import it first so the level set here is not overwritten mid-run.
+    import importlib
+
+    try:
+        importlib.import_module("neural_compressor.common.utils.logger")
+    except ImportError:
+        pass
