@@ -16,7 +16,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -39,8 +39,11 @@ def main() -> int:
         print(f"  {stage} {detail}", file=sys.stderr)
 
     ctx = CycleContext(
-        budget_path=str(demo_budget_path()), workdir=str(workdir), fast=args.fast,
-        window_end=datetime(2026, 11, 1, tzinfo=timezone.utc), reason="benchmarks/demo_cycle.py",
+        budget_path=str(demo_budget_path()),
+        workdir=str(workdir),
+        fast=args.fast,
+        window_end=datetime(2026, 11, 1, tzinfo=UTC),
+        reason="benchmarks/demo_cycle.py",
     )
     started = time.perf_counter()
     outcome = run_cycle(ctx, on_stage=hook)
@@ -66,8 +69,10 @@ def main() -> int:
     for label in ("champion", "winner"):
         row = result[label]
         if row and "error" not in row:
-            print(f"{label:>9}: {row['candidate']:<40} p95 {row['p95_ms']:.3f} ms  size {row['size_mb']:.2f} MB  "
-                  f"accuracy {row['accuracy']:.4f}")
+            print(
+                f"{label:>9}: {row['candidate']:<40} p95 {row['p95_ms']:.3f} ms  size {row['size_mb']:.2f} MB  "
+                f"accuracy {row['accuracy']:.4f}"
+            )
     print(f"why: {outcome.rationale}")
     return 0
 

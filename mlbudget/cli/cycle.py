@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from mlbudget.cli.common import JSON_OPTION, emit_json, err_console, handle_errors, out_console
+from mlbudget.cli.common import JSON_OPTION, emit_json, handle_errors, out_console, progress
 
-WORKDIR_OPTION = typer.Option(Path(".mlbudget"), "--workdir", help="Local state: cycle directories, default MLflow store.")
+WORKDIR_OPTION = typer.Option(
+    Path(".mlbudget"), "--workdir", help="Local state: cycle directories, default MLflow store."
+)
 TRACKING_OPTION = typer.Option(
-    None, "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI (default sqlite:///<workdir>/mlflow.db)."
+    None,
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking URI (default sqlite:///<workdir>/mlflow.db).",
 )
 WINDOW_END_OPTION = typer.Option(
     None, "--window-end", help="End of the production window, ISO 8601 UTC (default: the current hour)."
 )
 SOURCE_OPTION = typer.Option(
-    None, "--source", help="Metrics source: a YAML/JSON file {name: request_log|simulator, ...} (default: the simulator)."
+    None,
+    "--source",
+    help="Metrics source: a YAML/JSON file {name: request_log|simulator, ...} (default: the simulator).",
 )
 FAST_OPTION = typer.Option(False, "--fast", help="Tiny demo model and short benchmarks (smoke runs).")
 
@@ -26,12 +35,12 @@ FAST_OPTION = typer.Option(False, "--fast", help="Tiny demo model and short benc
 def _window_end(value: str | None) -> datetime:
     if value is None:
         # The CLI edge is the only place that reads the clock; the cycle itself is keyed by this value.
-        return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"expected an ISO 8601 timestamp such as 2026-11-01T00:00:00Z, got {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _source(path: Path | None) -> dict | None:
@@ -50,16 +59,28 @@ def _source(path: Path | None) -> dict | None:
     return data
 
 
-def _stage_printer(json_output: bool):
-    def hook(stage: str, detail: str) -> None:
-        err_console.print(f"[bold cyan]▸ {stage}[/] {detail}", highlight=False)
+@contextmanager
+def _cycle_progress() -> Iterator[Callable[[str, str], None]]:
+    """A progress bar for the cycle on stderr, and one line per stage for logs."""
+    with progress() as bar:
+        task = bar.add_task("cycle", total=None)
 
-    return hook
+        def hook(stage: str, detail: str) -> None:
+            bar.console.print(f"[bold cyan]▸ {stage}[/] {escape(detail)}", highlight=False)
+            bar.update(task, description=f"{stage}: {escape(detail)}", advance=1)
+
+        yield hook
 
 
 def run_command(
     budget: Path = typer.Option(..., "--budget", "-b", exists=False, help="Budget document (YAML)."),
-    action: list[str] = typer.Option([], "--action", "-a", help="Force a candidate kind (repeatable): retrain, distill, ort_dynamic_int8, ort_static_int8, inc_static_int8."),
+    action: list[str] = typer.Option(
+        [],
+        "--action",
+        "-a",
+        help="Force a candidate kind (repeatable): retrain, distill, ort_dynamic_int8, ort_static_int8, "
+        "inc_static_int8.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Detect and plan only: no candidates, no MLflow writes."),
     reason: str = typer.Option("", "--reason", help="Why this run (recorded in the audit trail)."),
     window_end: str | None = WINDOW_END_OPTION,
@@ -69,7 +90,8 @@ def run_command(
     fast: bool = FAST_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Run one recalibration cycle for BUDGET: pull, validate, detect, plan, generate, benchmark, select, register, report.
+    """Run one recalibration cycle for a budget: pull, validate, detect, plan, generate, benchmark, select,
+    register, report.
 
     Exit codes: 0 ok, 1 findings left unresolved, 2 bad input (or an invalid window), 3 a dependency failed.
     """
@@ -78,11 +100,19 @@ def run_command(
 
     with handle_errors():
         ctx = CycleContext(
-            budget_path=str(budget), workdir=str(workdir), tracking_uri=tracking_uri,
-            window_end=_window_end(window_end), source=_source(source), actions=list(action),
-            reason=reason, dry_run=dry_run, triggered_by="cli", fast=fast,
+            budget_path=str(budget),
+            workdir=str(workdir),
+            tracking_uri=tracking_uri,
+            window_end=_window_end(window_end),
+            source=_source(source),
+            actions=list(action),
+            reason=reason,
+            dry_run=dry_run,
+            triggered_by="cli",
+            fast=fast,
         )
-        outcome = run_cycle(ctx, on_stage=_stage_printer(json_output))
+        with _cycle_progress() as hook:
+            outcome = run_cycle(ctx, on_stage=hook)
     _print_outcome(outcome, json_output)
     raise typer.Exit(outcome.exit_code)
 
@@ -99,8 +129,18 @@ def check_command(
 
     Exit codes: 0 within budget, 1 violations found, 2 bad input or an invalid window, 3 a dependency failed.
     """
-    run_command(budget=budget, action=[], dry_run=True, reason="check", window_end=window_end, source=source,
-                workdir=workdir, tracking_uri=tracking_uri, fast=False, json_output=json_output)
+    run_command(
+        budget=budget,
+        action=[],
+        dry_run=True,
+        reason="check",
+        window_end=window_end,
+        source=source,
+        workdir=workdir,
+        tracking_uri=tracking_uri,
+        fast=False,
+        json_output=json_output,
+    )
 
 
 def _print_outcome(outcome, json_output: bool) -> None:
@@ -128,5 +168,15 @@ def demo_command(
     """
     from mlbudget.demo.budget import demo_budget_path
 
-    run_command(budget=demo_budget_path(), action=[], dry_run=False, reason="demo", window_end=window_end,
-                source=None, workdir=workdir, tracking_uri=None, fast=fast, json_output=json_output)
+    run_command(
+        budget=demo_budget_path(),
+        action=[],
+        dry_run=False,
+        reason="demo",
+        window_end=window_end,
+        source=None,
+        workdir=workdir,
+        tracking_uri=None,
+        fast=fast,
+        json_output=json_output,
+    )

@@ -10,7 +10,10 @@ from mlbudget.cli.common import JSON_OPTION, emit_json, err_console, handle_erro
 
 BUDGET_OPTION = typer.Option(..., "--budget", "-b", help="Budget document (YAML); its name is the registered model.")
 TRACKING_OPTION = typer.Option(
-    None, "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI (default sqlite:///<workdir>/mlflow.db)."
+    None,
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking URI (default sqlite:///<workdir>/mlflow.db).",
 )
 WORKDIR_OPTION = typer.Option(Path(".mlbudget"), "--workdir", help="Local state (for the default MLflow store).")
 
@@ -21,7 +24,9 @@ def _registry(budget_path: Path, workdir: Path, tracking_uri: str | None):
     from mlbudget.registry.store import MlflowRegistry
 
     budget = load_budget(budget_path)
-    uri = CycleContext(budget_path=str(budget_path), workdir=str(workdir), tracking_uri=tracking_uri).resolved_tracking_uri()
+    uri = CycleContext(
+        budget_path=str(budget_path), workdir=str(workdir), tracking_uri=tracking_uri
+    ).resolved_tracking_uri()
     registry = MlflowRegistry(uri)
     registry.check_reachable()
     return budget, registry
@@ -45,7 +50,8 @@ def ledger_command(
     for e in entries:
         out_console.print(
             f"{e['at']}  {e['action']:<8} v{e['version']} (was v{e['previous'] or '-'})  {e['reason']}",
-            highlight=False, markup=False,
+            highlight=False,
+            markup=False,
         )
 
 

@@ -52,7 +52,12 @@ def _benchmark_table(outcome) -> Table:
             continue
         name = row["candidate"] + (" [bold green]★[/]" if row["candidate"] == outcome.winner else "")
         table.add_row(
-            name, _fmt(row["p50_ms"], ".3f"), _fmt(row["p95_ms"], ".3f"), _fmt(row["p99_ms"], ".3f"),
-            _fmt(row["size_mb"], ".2f"), _fmt(row["peak_rss_mb"], ".0f"), _fmt(row["accuracy"], ".4f"),
+            name,
+            _fmt(row["p50_ms"], ".3f"),
+            _fmt(row["p95_ms"], ".3f"),
+            _fmt(row["p99_ms"], ".3f"),
+            _fmt(row["size_mb"], ".2f"),
+            _fmt(row["peak_rss_mb"], ".0f"),
+            _fmt(row["accuracy"], ".4f"),
         )
     return table

@@ -47,5 +47,8 @@ def bootstrap_demo_champion(ctx: CycleContext, budget: Budget, registry) -> str:
     out = Path(ctx.workdir) / "bootstrap" / budget.name
     candidate = train_demo_champion(out, seed=ctx.seed, **demo_model_options(ctx.fast))
     return registry.register_initial(
-        candidate.bundle_dir, budget, budget_hash(budget), reason="initial champion: demo model trained on reference data"
+        candidate.bundle_dir,
+        budget,
+        budget_hash(budget),
+        reason="initial champion: demo model trained on reference data",
     )

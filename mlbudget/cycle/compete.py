@@ -64,7 +64,7 @@ def _run_generator(cycle: OpenCycle, kind: str, parent: Candidate) -> dict[str, 
         made = generator.generate(parent, generation_data(cycle), cycle.budget, out_dir)
     except DependencyError:
         raise
-    except Exception as exc:  # one failing generator must not sink the cycle: record it
+    except Exception as exc:  # noqa: BLE001 - one failing generator must not sink the cycle: record it
         log.error("generator %s on %s failed:\n%s", kind, parent.name, traceback.format_exc())
         return {"names": [], "error": f"{type(exc).__name__}: {exc}"}
     for candidate in made:

@@ -36,8 +36,13 @@ def source_spec(ctx: CycleContext) -> dict[str, Any]:
 
 def resolve_source(ctx: CycleContext, layout: CycleLayout) -> dict[str, Any]:
     """The source spec with ``{champion}`` replaced by the champion bundle directory."""
+    from mlbudget.sources.base import MetricsSource, load_builtin_sources
+
     spec = source_spec(ctx)
-    spec.setdefault("seed", ctx.seed)
+    load_builtin_sources()
+    known = MetricsSource.registered()
+    if spec.get("name") in known and "seed" in known[spec["name"]].config_model.model_fields:
+        spec.setdefault("seed", ctx.seed)
     return {k: (str(layout.champion) if v == CHAMPION_PLACEHOLDER else v) for k, v in spec.items()}
 
 

@@ -44,13 +44,24 @@ def model_size_finding(size_mb: float, budget: Budget) -> Finding:
     """The champion's file size against ``limits.max_model_size_mb`` with the warn margin."""
     limit = budget.limits.max_model_size_mb
     if limit is None:
-        return Finding(kind="model_size", status="info", metric="size_mb", actual=size_mb,
-                       message=f"model size {size_mb:.2f} MB (no limit set)")
+        return Finding(
+            kind="model_size",
+            status="info",
+            metric="size_mb",
+            actual=size_mb,
+            message=f"model size {size_mb:.2f} MB (no limit set)",
+        )
     if size_mb > limit:
         status, op = "violation", ">"
     elif size_mb > limit * (1 - budget.warn_margin):
         status, op = "warn", "<="
     else:
         status, op = "ok", "<="
-    return Finding(kind="model_size", status=status, metric="size_mb", actual=size_mb, limit=limit,
-                   message=f"model size {size_mb:.2f} MB {op} {limit:.2f} MB")
+    return Finding(
+        kind="model_size",
+        status=status,
+        metric="size_mb",
+        actual=size_mb,
+        limit=limit,
+        message=f"model size {size_mb:.2f} MB {op} {limit:.2f} MB",
+    )

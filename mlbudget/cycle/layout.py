@@ -1,15 +1,15 @@
 """Where a cycle keeps each stage's output, and atomic JSON I/O for them.
 
-    <cycle_dir>/
-      context.json  state.json  budget.yaml
-      champion/                 the champion bundle as downloaded
-      window/window.parquet  window.json
-      validation.json  detection.json  plan.json
-      data/calibration.parquet  fresh.parquet  holdout.parquet
-      candidates/<name>/        one bundle per candidate, plus candidate.json
-      benchmarks/<name>.json
-      decision.json  registry.json
-      report/report.html  report/report.json
+<cycle_dir>/
+  context.json  state.json  budget.yaml
+  champion/                 the champion bundle as downloaded
+  window/window.parquet  window.json
+  validation.json  detection.json  plan.json
+  data/calibration.parquet  fresh.parquet  holdout.parquet
+  candidates/<name>/        one bundle per candidate, plus candidate.json
+  benchmarks/<name>.json
+  decision.json  registry.json
+  report/report.html  report/report.json
 """
 
 from __future__ import annotations

@@ -182,4 +182,3 @@ def plan(cycle_dir: str) -> dict[str, Any]:
     out = result.model_dump(mode="json")
     out["summary"] = result.summary()
     return out
-

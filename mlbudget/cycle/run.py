@@ -122,10 +122,19 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
         warnings=detection.get("warnings", []),
         validation=stages.validate(cycle_dir)["summary"],
         generation_errors=generation_errors(cycle),
-        benchmarks=[stages.benchmark(cycle_dir, n) for n in stages.candidate_names(cycle_dir)
-                    if layout.benchmark(n).exists() or layout.benchmark(n).with_suffix(".error.json").exists()],
-        report={k: str(v) for k, v in (read_json(layout.report_dir / "paths.json").items()
-                                       if (layout.report_dir / "paths.json").exists() else {})},
+        benchmarks=[
+            stages.benchmark(cycle_dir, n)
+            for n in stages.candidate_names(cycle_dir)
+            if layout.benchmark(n).exists() or layout.benchmark(n).with_suffix(".error.json").exists()
+        ],
+        report={
+            k: str(v)
+            for k, v in (
+                read_json(layout.report_dir / "paths.json").items()
+                if (layout.report_dir / "paths.json").exists()
+                else {}
+            )
+        },
         tracking_uri=cycle.state.tracking_uri,
         seconds=round(time.perf_counter() - started, 1),
     )

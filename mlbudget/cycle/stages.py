@@ -10,17 +10,17 @@ from mlbudget.cycle.publish import register, report
 from mlbudget.cycle.run import CycleOutcome, run_cycle
 
 __all__ = [
+    "CycleOutcome",
+    "benchmark",
+    "candidate_names",
+    "detect",
+    "generate",
+    "plan",
     "prepare",
     "pull",
-    "validate",
-    "detect",
-    "plan",
-    "generate",
-    "candidate_names",
-    "benchmark",
-    "select",
     "register",
     "report",
     "run_cycle",
-    "CycleOutcome",
+    "select",
+    "validate",
 ]

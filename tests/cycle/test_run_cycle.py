@@ -4,7 +4,7 @@ benchmark worker processes, MLflow on SQLite. Nothing is mocked."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from mlbudget.cycle.run import run_cycle
 from mlbudget.errors import BudgetError, DependencyError
 
 ROOT = Path(__file__).resolve().parents[2]
-WINDOW_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+WINDOW_END = datetime(2026, 11, 1, tzinfo=UTC)
 
 pytestmark = pytest.mark.slow
 
@@ -103,8 +103,17 @@ def test_rerun_converges_through_the_cli(first, budget_path, workdir):
     before = _versions(workdir)
     result = CliRunner().invoke(
         app,
-        ["run", "--budget", str(budget_path), "--workdir", str(workdir), "--fast",
-         "--window-end", WINDOW_END.isoformat(), "--json"],
+        [
+            "run",
+            "--budget",
+            str(budget_path),
+            "--workdir",
+            str(workdir),
+            "--fast",
+            "--window-end",
+            WINDOW_END.isoformat(),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.stdout)
@@ -118,7 +127,7 @@ def test_dry_run_writes_nothing_to_mlflow(first, budget_path, workdir):
     client = _client(workdir)
     exp = client.get_experiment_by_name("mlbudget/demo-classifier")
     runs_before = len(client.search_runs([exp.experiment_id]))
-    outcome = run_cycle(_ctx(budget_path, workdir, dry_run=True, window_end=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    outcome = run_cycle(_ctx(budget_path, workdir, dry_run=True, window_end=datetime(2026, 11, 2, tzinfo=UTC)))
     assert outcome.status == "dry_run" and outcome.exit_code == 1
     assert outcome.violations and outcome.plan
     assert len(client.search_runs([exp.experiment_id])) == runs_before
@@ -128,7 +137,7 @@ def test_dry_run_writes_nothing_to_mlflow(first, budget_path, workdir):
 
 def test_invalid_window_stops_before_candidates_and_is_recorded(first, budget_path, workdir):
     thin = {"name": "simulator", "bundle_dir": "{champion}", "rps": 0.005}
-    outcome = run_cycle(_ctx(budget_path, workdir, source=thin, window_end=datetime(2026, 11, 3, tzinfo=timezone.utc)))
+    outcome = run_cycle(_ctx(budget_path, workdir, source=thin, window_end=datetime(2026, 11, 3, tzinfo=UTC)))
     assert outcome.status == "invalid_window" and outcome.exit_code == 2
     assert "expected at least 1000" in outcome.validation
     assert not (Path(outcome.cycle_dir) / "candidates" / "generated").exists()
@@ -172,6 +181,48 @@ def test_ledger_and_rollback_through_the_cli(first, budget_path, workdir):
 
 
 def test_rollback_without_a_previous_champion_is_refused(budget_path, tmp_path):
-    result = CliRunner().invoke(app, ["rollback", "--budget", str(budget_path), "--workdir", str(tmp_path), "--reason", "x"])
+    result = CliRunner().invoke(
+        app, ["rollback", "--budget", str(budget_path), "--workdir", str(tmp_path), "--reason", "x"]
+    )
     assert result.exit_code == 2
     assert "roll back" in result.stderr or "previous" in result.stderr
+
+
+def test_cli_unreachable_mlflow_exits_3_with_one_line(budget_path, tmp_path):
+    result = CliRunner().invoke(
+        app, ["run", "--budget", str(budget_path), "--workdir", str(tmp_path), "--tracking-uri", "http://127.0.0.1:9"]
+    )
+    assert result.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "http://127.0.0.1:9" in lines[0] and "unreachable" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_cli_empty_window_exits_2_and_writes_nothing(first, budget_path, workdir, tmp_path):
+    import pandas as pd
+
+    log = tmp_path / "requests.parquet"
+    pd.DataFrame(
+        {"timestamp": pd.to_datetime(["2025-01-01T00:00:00Z"]), "latency_ms": [1.0], "status": ["ok"]}
+    ).to_parquet(log)
+    source = tmp_path / "source.yaml"
+    source.write_text(f"name: request_log\npath: {log}\n")
+    before = _versions(workdir)
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--budget",
+            str(budget_path),
+            "--workdir",
+            str(workdir),
+            "--fast",
+            "--source",
+            str(source),
+            "--window-end",
+            "2026-11-05T00:00:00Z",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "no rows between" in result.stderr and "requests.parquet" in result.stderr
+    assert _versions(workdir) == before

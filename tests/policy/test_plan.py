@@ -23,7 +23,10 @@ def test_no_violation_no_action():
 
 
 def test_default_rules_map_drift_to_retrain_and_latency_to_quantizers():
-    findings = [_finding("drift", "violation", "7 of 26 features drifted"), _finding("latency", "violation", "p95 3 ms > 2 ms")]
+    findings = [
+        _finding("drift", "violation", "7 of 26 features drifted"),
+        _finding("latency", "violation", "p95 3 ms > 2 ms"),
+    ]
     plan = make_plan(DetectionReport(findings=findings), _budget())
     assert [a.kind for a in plan.actions] == ["retrain", "ort_dynamic_int8", "ort_static_int8", "inc_static_int8"]
     assert plan.fp32 == ["retrain"]
