@@ -44,20 +44,19 @@ def _fmt(value, spec: str) -> str:
 
 def _benchmark_table(outcome) -> Table:
     table = Table(title="candidates (latency at the budget's stated concurrency)", title_justify="left")
-    for col in ("candidate", "p50 ms", "p95 ms", "p99 ms", "size MB", "peak RSS MB", "accuracy"):
-        table.add_column(col, justify="left" if col == "candidate" else "right")
+    table.add_column("candidate", overflow="fold", min_width=24)
+    for col in ("p50 ms", "p95 ms", "size MB", "accuracy"):
+        table.add_column(col, justify="right", no_wrap=True)
     for row in outcome.benchmarks:
         if "error" in row:
-            table.add_row(row["candidate"], f"[red]failed: {row['error'][:60]}[/]", "", "", "", "", "")
+            table.add_row(row["candidate"], f"[red]failed: {row['error'][:60]}[/]", "", "", "")
             continue
         name = row["candidate"] + (" [bold green]★[/]" if row["candidate"] == outcome.winner else "")
         table.add_row(
             name,
             _fmt(row["p50_ms"], ".3f"),
             _fmt(row["p95_ms"], ".3f"),
-            _fmt(row["p99_ms"], ".3f"),
             _fmt(row["size_mb"], ".2f"),
-            _fmt(row["peak_rss_mb"], ".0f"),
             _fmt(row["accuracy"], ".4f"),
         )
     return table
