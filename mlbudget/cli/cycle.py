@@ -95,22 +95,27 @@ def run_command(
 
     Exit codes: 0 ok, 1 findings left unresolved, 2 bad input (or an invalid window), 3 a dependency failed.
     """
+    _execute(
+        json_output,
+        budget_path=str(budget),
+        workdir=str(workdir),
+        tracking_uri=tracking_uri,
+        window_end=window_end,
+        source=source,
+        actions=list(action),
+        reason=reason,
+        dry_run=dry_run,
+        fast=fast,
+    )
+
+
+def _execute(json_output: bool, *, window_end: str | None, source: Path | None, **fields) -> None:
+    """Build the cycle context from CLI values, run the cycle with progress, print, exit with its code."""
     from mlbudget.cycle.context import CycleContext
     from mlbudget.cycle.run import run_cycle
 
     with handle_errors():
-        ctx = CycleContext(
-            budget_path=str(budget),
-            workdir=str(workdir),
-            tracking_uri=tracking_uri,
-            window_end=_window_end(window_end),
-            source=_source(source),
-            actions=list(action),
-            reason=reason,
-            dry_run=dry_run,
-            triggered_by="cli",
-            fast=fast,
-        )
+        ctx = CycleContext(window_end=_window_end(window_end), source=_source(source), triggered_by="cli", **fields)
         with _cycle_progress() as hook:
             outcome = run_cycle(ctx, on_stage=hook)
     _print_outcome(outcome, json_output)
@@ -129,17 +134,15 @@ def check_command(
 
     Exit codes: 0 within budget, 1 violations found, 2 bad input or an invalid window, 3 a dependency failed.
     """
-    run_command(
-        budget=budget,
-        action=[],
-        dry_run=True,
-        reason="check",
+    _execute(
+        json_output,
+        budget_path=str(budget),
+        workdir=str(workdir),
+        tracking_uri=tracking_uri,
         window_end=window_end,
         source=source,
-        workdir=workdir,
-        tracking_uri=tracking_uri,
-        fast=False,
-        json_output=json_output,
+        reason="check",
+        dry_run=True,
     )
 
 
@@ -168,15 +171,12 @@ def demo_command(
     """
     from mlbudget.demo.budget import demo_budget_path
 
-    run_command(
-        budget=demo_budget_path(),
-        action=[],
-        dry_run=False,
-        reason="demo",
+    _execute(
+        json_output,
+        budget_path=str(demo_budget_path()),
+        workdir=str(workdir),
         window_end=window_end,
         source=None,
-        workdir=workdir,
-        tracking_uri=None,
+        reason="demo",
         fast=fast,
-        json_output=json_output,
     )

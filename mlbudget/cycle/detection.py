@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from mlbudget.budget.model import Budget
 from mlbudget.cycle.layout import read_model
 from mlbudget.cycle.state import OpenCycle
-from mlbudget.detection.findings import DetectionReport, Finding
+from mlbudget.detection.findings import DetectionReport
 from mlbudget.errors import ModelFileError
 
 
@@ -17,6 +16,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     """
     import pandas as pd
 
+    from mlbudget.detection.budget_checks import check_model_size
     from mlbudget.detection.detect import detect
     from mlbudget.models.bundle import ModelBundle
     from mlbudget.sources.window import ProductionWindow
@@ -36,32 +36,5 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         memory_mb=window.memory_mb,
         reference_class_share=class_share,
     )
-    report.findings.append(model_size_finding(bundle.size_mb(), cycle.budget))
+    report.findings.append(check_model_size(bundle.size_mb(), cycle.budget))
     return report
-
-
-def model_size_finding(size_mb: float, budget: Budget) -> Finding:
-    """The champion's file size against ``limits.max_model_size_mb`` with the warn margin."""
-    limit = budget.limits.max_model_size_mb
-    if limit is None:
-        return Finding(
-            kind="model_size",
-            status="info",
-            metric="size_mb",
-            actual=size_mb,
-            message=f"model size {size_mb:.2f} MB (no limit set)",
-        )
-    if size_mb > limit:
-        status, op = "violation", ">"
-    elif size_mb > limit * (1 - budget.warn_margin):
-        status, op = "warn", "<="
-    else:
-        status, op = "ok", "<="
-    return Finding(
-        kind="model_size",
-        status=status,
-        metric="size_mb",
-        actual=size_mb,
-        limit=limit,
-        message=f"model size {size_mb:.2f} MB {op} {limit:.2f} MB",
-    )

@@ -160,6 +160,28 @@ def _memory_growth(samples: np.ndarray) -> Finding:
     )
 
 
+def check_model_size(size_mb: float, budget: Budget) -> Finding:
+    """The model file's size against ``limits.max_model_size_mb``, with the warn margin."""
+    limit = budget.limits.max_model_size_mb
+    if limit is None:
+        return Finding(
+            kind="model_size",
+            status="info",
+            metric="size_mb",
+            actual=size_mb,
+            message=f"model size {size_mb:.2f} MB (no limit set)",
+        )
+    status = cap_status(size_mb, limit, budget.warn_margin)
+    return Finding(
+        kind="model_size",
+        status=status,
+        metric="size_mb",
+        actual=size_mb,
+        limit=limit,
+        message=f"model size {size_mb:.2f} MB {_RELATION[status]} {limit:.2f} MB",
+    )
+
+
 def check_budget(frame: pd.DataFrame, budget: Budget, memory_mb: Sequence[float] | None = None) -> list[Finding]:
     """Latency, error rate and memory findings for one production window."""
     return [*check_latency(frame, budget), *check_error_rate(frame, budget), *check_memory(memory_mb, budget)]

@@ -226,3 +226,16 @@ def test_cli_empty_window_exits_2_and_writes_nothing(first, budget_path, workdir
     assert result.exit_code == 2, result.output
     assert "no rows between" in result.stderr and "requests.parquet" in result.stderr
     assert _versions(workdir) == before
+
+
+def test_cli_check_reports_violations_and_writes_nothing(first, budget_path, workdir):
+    before = _versions(workdir)
+    result = CliRunner().invoke(
+        app,
+        ["check", "--budget", str(budget_path), "--workdir", str(workdir), "--window-end", "2026-11-04T00:00:00Z",
+         "--json"],
+    )
+    assert result.exit_code == 1, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["status"] == "dry_run" and outcome["violations"]
+    assert _versions(workdir) == before

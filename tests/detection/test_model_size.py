@@ -1,5 +1,5 @@
 from mlbudget.budget.model import Budget
-from mlbudget.cycle.detection import model_size_finding
+from mlbudget.detection.budget_checks import check_model_size as model_size_finding
 
 
 def _budget(limit):
