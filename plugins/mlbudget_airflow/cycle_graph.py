@@ -1,0 +1,200 @@
+"""The recalibration cycle as Airflow tasks: one task per mlbudget stage.
+
+::
+
+    prepare >> pull >> validate >> detect >> plan >> candidates_wanted (dry_run stops here)
+      >> kinds_fp32, kinds_compress
+      >> generate_fp32[kind...] >> generate_compress[kind...] >> candidates
+      >> benchmark[candidate...] (queue = the budget's hardware queue)
+      >> select >> register >> report
+
+Each task body is one call into ``mlbudget.cycle.stages`` through
+:func:`~mlbudget_airflow.stage_calls.run_stage`; tasks pass the cycle
+directory (a path) and small JSON summaries, never data or models.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import task
+
+from mlbudget_airflow.stage_calls import run_stage
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=2),
+}
+"""Retries are for infrastructure (``DependencyError``); other mlbudget errors fail without retrying."""
+
+
+@task(multiple_outputs=True)
+def prepare(budget: str, config_dir: str, default_workdir: str, **context: Any) -> dict[str, Any]:
+    """Open (or reopen) the cycle directory for this run's window; bootstrap the demo champion if needed."""
+    from pathlib import Path
+
+    from mlbudget.cycle.context import CycleContext
+
+    from mlbudget_airflow.mlflow_hook import MlflowHook
+    from mlbudget_airflow.stage_calls import fast_mode, trigger_audit, workdir
+
+    params = context.get("params") or {}
+    ctx = CycleContext(
+        budget_path=str(Path(config_dir) / f"{budget}.yaml"),
+        workdir=workdir(default_workdir),
+        tracking_uri=MlflowHook().get_tracking_uri(),
+        actions=list(params.get("actions") or []),
+        dry_run=bool(params.get("dry_run", False)),
+        fast=fast_mode(),
+        **trigger_audit(context),
+    )
+    return run_stage("prepare", ctx)
+
+
+@task
+def pull(cycle_dir: str) -> dict[str, Any]:
+    """Pull the production window into the cycle directory."""
+    return run_stage("pull", cycle_dir)
+
+
+@task
+def validate(cycle_dir: str) -> dict[str, Any]:
+    """Gate the window; a failed gate fails the run (no retries, no candidates).
+
+    The failure is reported first (the report records why), as ``mlbudget run`` does.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    result = run_stage("validate", cycle_dir)
+    if not result.get("success"):
+        run_stage("report", cycle_dir)
+        failed = "; ".join(result.get("failed") or []) or "see the validation report"
+        raise AirflowFailException(f"production window failed validation: {result.get('summary', '')} [{failed}]")
+    return result
+
+
+@task
+def detect(cycle_dir: str) -> dict[str, Any]:
+    """Findings: budget violations, warnings, drift."""
+    return run_stage("detect", cycle_dir)
+
+
+@task
+def plan(cycle_dir: str) -> dict[str, Any]:
+    """The plan: which fp32 and which compression candidate kinds to make, and why."""
+    return run_stage("plan", cycle_dir)
+
+
+@task
+def kinds(planned: dict[str, Any], group: str) -> list[str]:
+    """One group of the plan's candidate kinds (Airflow maps only over a task's whole return value)."""
+    return list(planned.get(group) or [])
+
+
+@task.short_circuit
+def candidates_wanted(planned: dict[str, Any]) -> bool:
+    """False on a dry run: everything downstream is skipped, nothing is written to the registry."""
+    return not planned.get("dry_run", False)
+
+
+@task(map_index_template="{{ task.op_kwargs['kind'] }}")
+def generate(cycle_dir: str, kind: str) -> list[str]:
+    """Make the candidates of one kind (compression kinds also compress every fp32 candidate made before)."""
+    return run_stage("generate", cycle_dir, kind)
+
+
+@task
+def candidates(cycle_dir: str) -> list[str]:
+    """Every candidate to benchmark, the champion included."""
+    return run_stage("candidate_names", cycle_dir)
+
+
+@task(map_index_template="{{ task.op_kwargs['candidate'] }}", max_active_tis_per_dagrun=1)
+def benchmark(cycle_dir: str, candidate: str) -> dict[str, Any]:
+    """Benchmark one candidate on the budget's hardware (the task's queue); one at a time per run."""
+    return run_stage("benchmark", cycle_dir, candidate)
+
+
+@task
+def select(cycle_dir: str) -> dict[str, Any]:
+    """Choose the winner (or keep the champion) with its rationale."""
+    return run_stage("select", cycle_dir)
+
+
+@task
+def register(cycle_dir: str) -> dict[str, Any]:
+    """Register the winner in MLflow and move aliases; idempotent per cycle."""
+    return run_stage("register", cycle_dir)
+
+
+@task
+def report(cycle_dir: str) -> dict[str, Any]:
+    """Write the HTML and JSON report and log them to MLflow."""
+    return run_stage("report", cycle_dir)
+
+
+@task.branch
+def route_benchmark(budget: str, queue_of: dict[str, str]) -> str:
+    """Pick the benchmark task whose queue is the chosen budget's hardware queue."""
+    return benchmark_task_id(queue_of[budget])
+
+
+def benchmark_task_id(queue: str) -> str:
+    """Task id of the benchmark task routed to ``queue`` (on-demand DAG, one per queue)."""
+    return "benchmark__" + re.sub(r"[^A-Za-z0-9_.-]", "_", queue)
+
+
+def build_cycle(*, budget: str, config_dir: str, default_workdir: str, queue_of: dict[str, str]) -> None:
+    """Wire the cycle's tasks into the DAG being defined.
+
+    Args:
+        budget: the budget's stem, or a template (``{{ params.budget }}``) for the on-demand DAG.
+        config_dir: the budgets directory.
+        default_workdir: where cycle directories go unless ``$MLBUDGET_WORKDIR`` says otherwise.
+        queue_of: budget stem to its hardware queue. With one distinct queue the
+            benchmark task is routed there; with several (the on-demand DAG), one
+            benchmark task per queue and a branch that picks the budget's.
+    """
+    prepared = prepare(budget=budget, config_dir=config_dir, default_workdir=default_workdir)
+    cycle_dir = prepared["cycle_dir"]
+    pulled = pull(cycle_dir)
+    validated = validate(cycle_dir)
+    detected = detect(cycle_dir)
+    planned = plan(cycle_dir)
+    pulled >> validated >> detected >> planned
+
+    gate = candidates_wanted(planned)
+    fp32_kinds = kinds.override(task_id="kinds_fp32")(planned, "fp32")
+    compress_kinds = kinds.override(task_id="kinds_compress")(planned, "compress")
+    gate >> [fp32_kinds, compress_kinds]
+    fp32 = generate.override(task_id="generate_fp32").partial(cycle_dir=cycle_dir).expand(kind=fp32_kinds)
+    # An empty expansion is skipped; the tasks after it must still run.
+    compress = (
+        generate.override(task_id="generate_compress", trigger_rule="none_failed")
+        .partial(cycle_dir=cycle_dir)
+        .expand(kind=compress_kinds)
+    )
+    names = candidates.override(trigger_rule="none_failed")(cycle_dir)
+    fp32 >> compress >> names
+
+    queues = sorted(set(queue_of.values())) or ["default"]
+    if len(queues) == 1:
+        benches = [benchmark.override(queue=queues[0]).partial(cycle_dir=cycle_dir).expand(candidate=names)]
+        selected = select(cycle_dir)
+    else:
+        route = route_benchmark(budget, queue_of)
+        benches = [
+            benchmark.override(task_id=benchmark_task_id(q), queue=q)
+            .partial(cycle_dir=cycle_dir)
+            .expand(candidate=names)
+            for q in queues
+        ]
+        names >> route >> benches
+        selected = select.override(trigger_rule="none_failed_min_one_success")(cycle_dir)
+    benches >> selected
+    selected >> register(cycle_dir) >> report(cycle_dir)
