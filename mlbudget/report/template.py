@@ -49,7 +49,13 @@ Latency limits at concurrency {{ budget.limits.latency.concurrency }}:
 
 {% if plan %}
 <h2>Plan</h2>
-<pre>{{ plan_json }}</pre>
+{% if plan.actions %}
+<table><tr><th>candidate kind</th><th>why</th><th>forced</th></tr>
+{% for a in plan.actions %}
+<tr><td>{{ a.kind }}</td><td>{{ a.reason }}</td><td>{{ "yes" if a.forced else "" }}</td></tr>
+{% endfor %}</table>
+{% else %}<p>No action: every finding is within budget.</p>{% endif %}
+{% if plan.dry_run %}<p>Dry run: the cycle stopped after planning.</p>{% endif %}
 {% endif %}
 
 <h2>Candidates</h2>

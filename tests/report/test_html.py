@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from mlbudget.detection.findings import DetectionReport, DriftReport, DriftRow, Finding
+from mlbudget.policy.plan import Plan, PlannedAction
 from mlbudget.report.html import write_report
 from mlbudget.selection.select import select_winner
 from mlbudget.validation.result import ExpectationOutcome, ValidationResult
@@ -53,7 +54,7 @@ def test_full_report(tmp_path):
         budget_sha256="ab" * 32,
         validation=validation,
         detection=_detection(),
-        plan={"actions": ["ort_static_int8"], "reasons": ["latency violation"]},
+        plan=Plan(actions=[PlannedAction(kind="ort_static_int8", reason="p95 41.2 ms > 35.0 ms")]).model_dump(),
         candidates=cands,
         reports=reports,
         decision=decision,
@@ -65,6 +66,7 @@ def test_full_report(tmp_path):
     html = Path(paths["html"]).read_text(encoding="utf-8")
     assert "Winner: int8" in html and decision.rationale.split(" ")[0] in html
     assert "p95 40.0 ms &gt; 35.0 ms at concurrency 4" in html  # breaches are shown, escaped
+    assert "<td>ort_static_int8</td><td>p95 41.2 ms &gt; 35.0 ms</td>" in html  # the plan, as a table
     assert "<script>x</script>" not in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == 3
