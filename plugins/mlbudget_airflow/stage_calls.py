@@ -66,7 +66,7 @@ def check_xcom_size(name: str, value: Any) -> None:
         AirflowFailException: naming the stage and the size.
     """
     try:
-        size = len(json.dumps(value, default=str).encode("utf-8"))
+        size = len(json.dumps(value).encode("utf-8"))
     except (TypeError, ValueError) as exc:
         raise AirflowFailException(f"{name}: result is not JSON ({exc}); pass paths, not objects") from exc
     if size > XCOM_LIMIT_BYTES:
