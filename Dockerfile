@@ -1,0 +1,48 @@
+# One image for the whole stack: Airflow 3 (api-server, scheduler, dag-processor, triggerer,
+# Celery workers), the MLflow server and the mlbudget CLI, with the project installed.
+#
+#   docker build -t mlbudget:latest .
+#   docker compose up -d            # see docker-compose.yml and docs/airflow.md
+#
+# dags/, plugins/ and configs/ are copied in (so the image runs on its own, e.g. under the
+# KubernetesExecutor) and bind-mounted over by docker-compose.yml for local editing.
+
+ARG AIRFLOW_VERSION=3.2.2
+ARG PYTHON_VERSION=3.11
+FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
+
+ARG AIRFLOW_VERSION
+ARG TORCH_VERSION=2.13.0
+
+USER root
+# libgomp: OpenMP runtime for onnxruntime and torch on CPU; curl: health checks.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 curl \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+RUN mkdir -p /opt/mlbudget /data/mlbudget && chown -R airflow:0 /opt/mlbudget /data/mlbudget
+USER airflow
+WORKDIR /opt/mlbudget
+
+# The CPU build of torch from the PyTorch CPU index first: the default index would pull CUDA wheels.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
+
+# Dependencies before the code, so editing mlbudget/ does not reinstall them.
+# Pins: fastapi<0.156.1 and svcs<26 keep Airflow 3.2's Execution API working (newer ones break
+# its discriminated TI-state payload and its in-process lifespan); asyncpg is Airflow's async
+# Postgres driver; the celery provider runs the workers.
+COPY --chown=airflow:0 pyproject.toml README.md ./
+COPY --chown=airflow:0 mlbudget ./mlbudget
+RUN pip install --no-cache-dir \
+      "apache-airflow[celery,postgres]==${AIRFLOW_VERSION}" \
+      ".[airflow]" \
+      "fastapi<0.156.1" "svcs>=25.1,<26" asyncpg
+
+COPY --chown=airflow:0 dags ./dags
+COPY --chown=airflow:0 plugins ./plugins
+COPY --chown=airflow:0 configs ./configs
+
+ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/mlbudget/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/mlbudget/plugins \
+    AIRFLOW__CORE__LOAD_EXAMPLES=False \
+    MLBUDGET_CONFIG_DIR=/opt/mlbudget/configs/budgets \
+    MLBUDGET_WORKDIR=/data/mlbudget
