@@ -36,6 +36,7 @@ BUDGETS = discover(CONFIG_DIR)
     schedule=None,
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     catchup=False,
+    max_active_runs=1,  # cycles are CPU-heavy and may share a budget's champion: one at a time
     default_args={**DEFAULT_ARGS, "owner": "mlbudget"},
     params=on_demand_params([b.stem for b in BUDGETS]),
     tags=["mlbudget", "on-demand"],

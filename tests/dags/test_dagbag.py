@@ -57,6 +57,7 @@ def test_recalibrate_dags_follow_their_budgets(dagbag):
 def test_on_demand_routes_benchmarks_to_the_budgets_queues(dagbag):
     dag = dagbag.dags["mlbudget_on_demand"]
     assert dag.schedule is None
+    assert dag.max_active_runs == 1
     queues = {t.task_id: t.queue for t in dag.tasks if t.task_id.startswith("benchmark")}
     assert queues == {f"benchmark__{b.hardware.queue}": b.hardware.queue for b in _budgets().values()}
     route = dag.task_dict["route_benchmark"]
