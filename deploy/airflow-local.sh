@@ -20,6 +20,9 @@ export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/airflow_home}"
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/dags}"
 export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$ROOT/plugins}"
 export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+# Task processes report to the api-server's Execution API: follow the port when it is moved.
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://localhost:${AIRFLOW__API__PORT}/execution/}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-True}"
 # Two cores are enough for one cycle at a time; benchmarks run one candidate at a time anyway.
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
@@ -29,7 +32,7 @@ export MLBUDGET_WORKDIR="${MLBUDGET_WORKDIR:-$ROOT/.mlbudget}"
 
 if [[ "${1:-}" == "env" ]]; then
   for name in AIRFLOW_HOME AIRFLOW__CORE__DAGS_FOLDER AIRFLOW__CORE__PLUGINS_FOLDER AIRFLOW__CORE__LOAD_EXAMPLES \
-              AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION AIRFLOW__CORE__PARALLELISM MLBUDGET_CONFIG_DIR MLBUDGET_WORKDIR; do
+              AIRFLOW__API__PORT AIRFLOW__CORE__EXECUTION_API_SERVER_URL AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION AIRFLOW__CORE__PARALLELISM MLBUDGET_CONFIG_DIR MLBUDGET_WORKDIR; do
     printf 'export %s=%q\n' "$name" "${!name}"
   done
   printf 'export PATH=%q:"$PATH"\n' "$VENV/bin"
@@ -41,6 +44,8 @@ if [[ ! -x "$AIRFLOW" ]]; then
   exit 2
 fi
 
+# `airflow standalone` starts its components as `airflow ...` from PATH.
+export PATH="$VENV/bin:$PATH"
 mkdir -p "$AIRFLOW_HOME" "$MLBUDGET_WORKDIR"
 # `standalone` migrates by itself; everything else needs the metadata database first.
 if [[ "${1:-standalone}" != "standalone" && "${1:-}" != "db" && ! -f "$AIRFLOW_HOME/airflow.db" ]]; then
