@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint schema bench clean
+.PHONY: help install demo test test-fast lint schema bench clean prometheus
 
 help:
 	@echo "make demo   - install, then run one full cycle on the demo model (state in .mlbudget/)"
@@ -34,7 +34,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mlbudget demo
 
-test: $(STAMP)
+# The Prometheus end-to-end test needs the prometheus binary: install Debian's package when it
+# is missing and we can (root, apt-get). Never fails the build: without it that test skips.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || \
+		( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null ) || \
+		echo "prometheus not installed: its tests will skip"
+
+test: $(STAMP) prometheus
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

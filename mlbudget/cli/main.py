@@ -8,7 +8,9 @@ from mlbudget.cli.benchmark import benchmark_command
 from mlbudget.cli.budget import budget_app
 from mlbudget.cli.cycle import check_command, demo_command, run_command
 from mlbudget.cli.drift import drift_command
+from mlbudget.cli.loadgen import loadgen_command
 from mlbudget.cli.registry import ledger_command, rollback_command
+from mlbudget.cli.serve import serve_command
 
 app = typer.Typer(
     name="mlbudget",
@@ -24,6 +26,8 @@ app.command("drift")(drift_command)
 app.command("benchmark")(benchmark_command)
 app.command("ledger")(ledger_command)
 app.command("rollback")(rollback_command)
+app.command("serve")(serve_command)
+app.command("loadgen")(loadgen_command)
 app.add_typer(budget_app, name="budget")
 
 

@@ -1,0 +1,213 @@
+"""The model server: ``POST /predict``, ``GET /metrics``, ``GET /health`` on the stdlib ``ThreadingHTTPServer``.
+
+One thread per connection (HTTP/1.1 keep-alive); ONNX Runtime releases the GIL
+while it runs, so concurrent requests overlap on the session's own threads (the
+budget's ``intra_op_threads``). A request's latency runs from the moment its
+handler starts to the moment the response body is ready; it is split into
+``preprocess_ms`` (JSON, frame, encoding), ``inference_ms`` (``session.run``)
+and ``postprocess_ms`` (argmax, JSON). Successful requests go into the latency
+histogram; every request is counted by status and logged.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from mlbudget.errors import InputError
+from mlbudget.serve.log_writer import LoggedRequest, RequestLogWriter
+from mlbudget.serve.metrics import ServerMetrics
+from mlbudget.serve.predictor import BadRequest, Predictor
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+IDLE_TIMEOUT_S = 60.0
+"""Idle keep-alive connections are closed after this long, so their threads end."""
+
+
+class PredictService:
+    """What ``POST /predict`` does, without HTTP: score, time, count, log.
+
+    Args:
+        predictor: the loaded model.
+        metrics: where requests are counted and timed.
+        log_writer: where rows are logged; None logs nothing.
+    """
+
+    def __init__(self, predictor: Predictor, metrics: ServerMetrics, log_writer: RequestLogWriter | None = None):
+        import psutil
+
+        self.predictor = predictor
+        self.metrics = metrics
+        self.log_writer = log_writer
+        self._process = psutil.Process()
+        self._memory = (0.0, 0.0)  # (monotonic time read, MB)
+
+    def predict(self, body: bytes, started_ns: int, stamp: datetime) -> tuple[int, bytes]:
+        """Score one request body.
+
+        Args:
+            body: the raw request body.
+            started_ns: ``time.perf_counter_ns()`` when the request arrived.
+            stamp: wall-clock arrival time (UTC), logged as the row timestamp.
+
+        Returns:
+            (HTTP status, JSON body): 200 with predictions, 400 for bad input, 500 if the model fails.
+        """
+        try:
+            rows = self.predictor.parse(body)
+            x = self.predictor.encode(rows)
+        except (BadRequest, InputError) as exc:
+            return self._failed(400, str(exc), started_ns, stamp)
+        encoded_ns = time.perf_counter_ns()
+        try:
+            classes = self.predictor.infer(x)
+        except Exception as exc:  # noqa: BLE001  ORT raises many kinds; the client gets a 500, the server lives
+            return self._failed(
+                500, f"model {self.metrics.model} failed: {type(exc).__name__}: {exc}", started_ns, stamp
+            )
+        inferred_ns = time.perf_counter_ns()
+        payload = json.dumps({"predictions": classes.tolist()}).encode()
+        done_ns = time.perf_counter_ns()
+        stages = ((encoded_ns - started_ns) / 1e6, (inferred_ns - encoded_ns) / 1e6, (done_ns - inferred_ns) / 1e6)
+        self._record(True, done_ns - started_ns, stamp, stages, rows, classes)
+        return 200, payload
+
+    def _failed(self, code: int, message: str, started_ns: int, stamp: datetime) -> tuple[int, bytes]:
+        message = " ".join(message.split())
+        elapsed = time.perf_counter_ns() - started_ns
+        self._record(False, elapsed, stamp, (elapsed / 1e6, 0.0, 0.0), None, None)
+        return code, json.dumps({"error": message}).encode()
+
+    def _record(self, ok: bool, elapsed_ns: int, stamp: datetime, stages, rows: list | None, classes) -> None:
+        self.metrics.observe(ok, elapsed_ns / 1e9)
+        if self.log_writer is not None:
+            status = "ok" if ok else "error"
+            request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, classes)
+            self.log_writer.append(request)
+
+    def _memory_mb(self) -> float:
+        """Resident memory in MB, read at most once a second (it is logged on every row)."""
+        read_at, mb = self._memory
+        now = time.monotonic()
+        if now - read_at >= 1.0:
+            mb = self._process.memory_info().rss / 1e6
+            self._memory = (now, mb)
+        return mb
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT_S
+    # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK hold the body back ~40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802  (the stdlib's naming)
+        path = self.path.split("?", 1)[0]
+        service = self.server.service
+        if path == "/metrics":
+            body, content_type = service.metrics.exposition(self.headers.get("Accept"))
+            self._send(200, body, content_type)
+        elif path in ("/health", "/healthz"):
+            health = {"status": "ok", "model": service.metrics.model, "sha256": service.predictor.sha256}
+            self._send(200, json.dumps(health).encode())
+        else:
+            self._send(404, _error(f"no such path {path} (expected POST /predict, GET /metrics or GET /health)"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        started_ns, stamp = time.perf_counter_ns(), datetime.now(UTC)
+        path = self.path.split("?", 1)[0]
+        body = self._read_body()
+        if body is None:
+            return
+        if path != "/predict":
+            self._send(404, _error(f"no such path {path} (expected POST /predict)"))
+            return
+        code, payload = self.server.service.predict(body, started_ns, stamp)
+        self._send(code, payload)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering 400/413 (and closing) when it cannot be read."""
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            self._send(400, _error("Content-Length header missing or not a number (chunked bodies are not read)"))
+            return None
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413, _error(f"body of {length} bytes is over the limit of {MAX_BODY_BYTES} bytes"))
+            return None
+        return self.rfile.read(int(length))
+
+    def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        """No access log on stderr: requests are counted in /metrics and logged as rows."""
+
+
+def _error(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    service: PredictService
+
+
+class ModelServer:
+    """The HTTP server around a :class:`PredictService`, run on a background thread.
+
+    Args:
+        service: what ``POST /predict`` does.
+        host: address to bind (``127.0.0.1``; ``0.0.0.0`` in a container).
+        port: port to bind; 0 picks a free one (see :attr:`url`).
+
+    Raises:
+        InputError: the address cannot be bound.
+    """
+
+    def __init__(self, service: PredictService, host: str = "127.0.0.1", port: int = 8000):
+        try:
+            self._httpd = _Server((host, port), _Handler)
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port} ({exc}); expected a free port") from exc
+        self._httpd.service = service
+        self.service = service
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` actually bound."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ModelServer:
+        """Serve on a background thread; returns self."""
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="model-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting requests, close the socket, and write the request log's last rows."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._httpd.server_close()
+        if self.service.log_writer is not None:
+            self.service.log_writer.close()
+
+    def __enter__(self) -> ModelServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,106 @@
+"""Which model ``mlbudget serve`` serves: a bundle folder, or the MLflow champion of a budget.
+
+The budget, when given, also names the model (the ``model`` label the alert
+rules select on), sets the ONNX Runtime threads from its hardware profile, and
+adds its latency limits (and warn levels) to the histogram's bucket bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlbudget.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlbudget.budget.model import Budget, HardwareProfile
+
+
+@dataclass
+class ServedModel:
+    """What to serve and how to label it."""
+
+    bundle_dir: Path
+    model_name: str
+    hardware: HardwareProfile | None = None
+    version: str | None = None
+    """MLflow model version, when the bundle came from the registry."""
+    limits_ms: list[float] = field(default_factory=list)
+    """Latency limits and warn levels of the budget, in ms (extra histogram bounds)."""
+
+
+def resolve_model(
+    bundle: Path | None,
+    budget_path: Path | None,
+    *,
+    model_name: str | None = None,
+    tracking_uri: str | None = None,
+    download_dir: Path | None = None,
+) -> ServedModel:
+    """The model to serve.
+
+    Args:
+        bundle: a bundle folder (model.onnx + features.json); wins over the registry.
+        budget_path: a budget document: model name, hardware profile, and (without
+            ``bundle``) the registered model whose ``champion`` is downloaded.
+        model_name: the ``model`` label; default the budget's name, else the bundle folder's name.
+        tracking_uri: MLflow tracking URI (needed without ``bundle``).
+        download_dir: where the champion is downloaded (needed without ``bundle``).
+
+    Returns:
+        The resolved model.
+
+    Raises:
+        ConfigError: neither a bundle nor a budget, or the registry has no champion.
+        BudgetError: the budget is invalid.
+        DependencyError: MLflow is unreachable.
+    """
+    budget = _load(budget_path)
+    if bundle is None and budget is None:
+        raise ConfigError("nothing to serve: give --bundle DIR (model.onnx + features.json) or --budget FILE")
+    version = None
+    if bundle is None:
+        bundle, version = _download_champion(budget, budget_path, tracking_uri, download_dir)
+    name = model_name or (budget.name if budget is not None else Path(bundle).resolve().name)
+    return ServedModel(
+        bundle_dir=Path(bundle),
+        model_name=name,
+        hardware=budget.hardware if budget is not None else None,
+        version=version,
+        limits_ms=limit_bounds_ms(budget) if budget is not None else [],
+    )
+
+
+def _load(budget_path: Path | None) -> Budget | None:
+    if budget_path is None:
+        return None
+    from mlbudget.budget.loader import load_budget
+
+    return load_budget(budget_path)
+
+
+def _download_champion(
+    budget: Budget, budget_path: Path | None, tracking_uri: str | None, download_dir: Path | None
+) -> tuple[Path, str]:
+    from mlbudget.registry.store import MlflowRegistry
+
+    if tracking_uri is None or download_dir is None:
+        raise ConfigError("serving the champion needs a tracking URI and a download folder")
+    registry = MlflowRegistry(tracking_uri)
+    registry.check_reachable()
+    champion = registry.download_champion(budget.name, download_dir)
+    if champion is None:
+        raise ConfigError(
+            f"MLflow at {tracking_uri} has no `champion` alias on model {budget.name} "
+            f"(expected one: run `mlbudget run --budget {budget_path}` or `mlbudget demo` first, or give --bundle DIR)"
+        )
+    return Path(champion.bundle_dir), str(champion.lineage.config.get("mlflow_version"))
+
+
+def limit_bounds_ms(budget: Budget) -> list[float]:
+    """The budget's latency limits and their warn levels (``limit * (1 - warn_margin)``), in ms."""
+    out = []
+    for _percentile, limit_ms in budget.limits.latency.items():
+        out += [limit_ms, limit_ms * (1 - budget.warn_margin)]
+    return out
