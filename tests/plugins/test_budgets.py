@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -25,13 +26,28 @@ def test_discover_reads_schedule_and_queue_of_each_budget():
     assert entries["demo"].model_name == "demo-classifier"
 
 
-def test_invalid_and_duplicate_documents_are_left_out(tmp_path, caplog):
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_invalid_and_duplicate_documents_are_left_out(tmp_path):
     shutil.copy(SHIPPED / "demo.yaml", tmp_path / "demo.yaml")
     shutil.copy(SHIPPED / "demo.yaml", tmp_path / "demo.yml")
     (tmp_path / "typo.yaml").write_text("name: x\nversion: 1.0.0\nowner: me\nlimitz: {}\n")
     (tmp_path / "notes.txt").write_text("not a budget")
-    assert [e.stem for e in discover(tmp_path)] == ["demo"]
-    messages = "\n".join(r.getMessage() for r in caplog.records)
+    records = _Records()
+    logger = logging.getLogger("mlbudget_airflow.budgets")
+    logger.addHandler(records)
+    try:
+        assert [e.stem for e in discover(tmp_path)] == ["demo"]
+    finally:
+        logger.removeHandler(records)
+    messages = "\n".join(records.messages)
     assert "demo.yml" in messages and "already uses the id 'demo'" in messages
     assert "typo.yaml" in messages and "limitz" in messages
 
