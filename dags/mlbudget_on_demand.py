@@ -14,11 +14,10 @@ budget's hardware profile. Try it locally::
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow.sdk import dag
-
 from mlbudget_airflow.budgets import config_dir, discover
 from mlbudget_airflow.cycle_graph import DEFAULT_ARGS, build_cycle
 from mlbudget_airflow.params import on_demand_params
@@ -34,7 +33,7 @@ BUDGETS = discover(CONFIG_DIR)
     description="Run one mlbudget recalibration cycle for a chosen budget",
     doc_md=__doc__,
     schedule=None,
-    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,  # cycles are CPU-heavy and may share a budget's champion: one at a time
     default_args={**DEFAULT_ARGS, "owner": "mlbudget"},

@@ -8,11 +8,10 @@ nothing twice. The budgets directory is ``$MLBUDGET_CONFIG_DIR`` or
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow.sdk import dag
-
 from mlbudget_airflow.budgets import BudgetEntry, config_dir, discover
 from mlbudget_airflow.cycle_graph import DEFAULT_ARGS, build_cycle
 from mlbudget_airflow.params import cycle_params
@@ -30,7 +29,7 @@ def recalibrate_dag(entry: BudgetEntry) -> None:
         description=f"Keep {entry.model_name} inside budget {entry.stem}",
         doc_md=__doc__,
         schedule=entry.schedule,
-        start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+        start_date=datetime(2025, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "owner": entry.owner},

@@ -86,7 +86,9 @@ def discover(directory: str | Path) -> list[BudgetEntry]:
     entries: dict[str, BudgetEntry] = {}
     for path in sorted(p for p in root.iterdir() if p.suffix in BUDGET_SUFFIXES and p.is_file()):
         if path.stem in entries:
-            log.error("mlbudget: skipping budget %s: %s already uses the id %r", path, entries[path.stem].path, path.stem)
+            log.error(
+                "mlbudget: skipping budget %s: %s already uses the id %r", path, entries[path.stem].path, path.stem
+            )
             continue
         try:
             entries[path.stem] = load_entry(path)

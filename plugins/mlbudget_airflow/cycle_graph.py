@@ -39,7 +39,6 @@ def prepare(budget: str, config_dir: str, default_workdir: str, **context: Any) 
     from pathlib import Path
 
     from mlbudget.cycle.context import CycleContext
-
     from mlbudget_airflow.mlflow_hook import MlflowHook
     from mlbudget_airflow.stage_calls import fast_mode, trigger_audit, workdir
 

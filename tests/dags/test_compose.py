@@ -45,7 +45,16 @@ def _workers(compose: dict) -> dict[str, dict]:
 
 def test_the_stack_has_every_service(compose):
     services = set(compose["services"])
-    expected = {"postgres", "redis", "mlflow", "airflow-init", *AIRFLOW_SERVICES, "prometheus", "model-server", "loadgen"}
+    expected = {
+        "postgres",
+        "redis",
+        "mlflow",
+        "airflow-init",
+        *AIRFLOW_SERVICES,
+        "prometheus",
+        "model-server",
+        "loadgen",
+    }
     assert expected <= services, expected - services
 
 

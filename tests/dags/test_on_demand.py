@@ -33,7 +33,9 @@ def tracking_uri(tmp_path_factory) -> str:
 def on_demand(airflow_db, reuse_execution_api, tracking_uri):
     """Runs of the on-demand DAG, with ``mlflow_default`` pointing at this module's MLflow store."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": tracking_uri}}))
+    mp.setenv(
+        "AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": tracking_uri}})
+    )
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     yield _run
     mp.undo()
@@ -154,7 +156,11 @@ def test_failed_validation_stops_the_run_without_retries_or_candidates(first, on
     assert states["validate"] == "failed"
     assert all(states[t] == "upstream_failed" for t in ("detect", "plan", "generate_fp32", "register")), states
     with create_session() as session:
-        ti = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id="validate").one()
+        ti = (
+            session.query(TaskInstance)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id="validate")
+            .one()
+        )
         assert ti.try_number == 1  # AirflowFailException: no retry
     assert _versions(tracking_uri) == versions
     runs = [r for r in _cycle_runs(tracking_uri) if r.data.tags.get("mlbudget.airflow_run_id") == dag_run.run_id]

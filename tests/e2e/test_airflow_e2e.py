@@ -210,7 +210,11 @@ def _task_states(stack: Stack, api: requests.Session, run_id: str) -> dict[str, 
     reply.raise_for_status()
     out = {}
     for ti in reply.json()["task_instances"]:
-        key = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]"
+        key = (
+            ti["task_id"]
+            if ti["map_index"] < 0
+            else f"{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]"
+        )
         out[key] = ti["state"]
     return out
 
