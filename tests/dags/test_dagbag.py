@@ -111,6 +111,7 @@ def _parse_in_fresh_interpreter(env: dict[str, str], dag_file: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a fresh interpreter per file
 @pytest.mark.parametrize("dag_file", ["mlbudget_recalibrate.py", "mlbudget_on_demand.py"])
 def test_dag_files_are_thin_and_parse_fast(dag_file):
     """Parsing a DAG file imports no pandas/torch/onnxruntime/mlflow, touches no network, takes well under 1 s."""

@@ -64,6 +64,7 @@ def test_credentials_become_mlflow_basic_auth_variables(monkeypatch):
     assert MlflowHook().get_credentials_env() == {}
 
 
+@pytest.mark.slow  # imports mlflow
 def test_get_conn_is_a_client_on_the_resolved_store(monkeypatch, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     _conn(monkeypatch, {"conn_type": "mlflow", "extra": {"tracking_uri": uri}})
