@@ -76,7 +76,7 @@ def _states(dag_run) -> dict[str, str]:
         }
 
 
-def _run(conf: dict, logical_date: datetime = WINDOW_END):
+def _run(conf: dict, logical_date: datetime = WINDOW_END, dag_id: str = "mlbudget_on_demand"):
     """``dag.test()`` on a freshly parsed DAG, as every Airflow task process sees it.
 
     In-process runs share Param objects: ``process_params`` writes a run's conf
@@ -85,8 +85,9 @@ def _run(conf: dict, logical_date: datetime = WINDOW_END):
     """
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAG_FILE), include_examples=False)
-    return bag.dags["mlbudget_on_demand"].test(run_conf=conf, logical_date=logical_date)
+    dag_file = DAG_FILE if dag_id == "mlbudget_on_demand" else DAG_FILE.with_name("mlbudget_recalibrate.py")
+    bag = DagBag(dag_folder=str(dag_file), include_examples=False)
+    return bag.dags[dag_id].test(run_conf=conf, logical_date=logical_date)
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +170,17 @@ def test_failed_validation_stops_the_run_without_retries_or_candidates(first, on
     cycles = Path(os.environ["MLBUDGET_WORKDIR"], "cycles", MODEL)
     state = next(p for p in cycles.glob("*/state.json") if runs[0].info.run_id in p.read_text())
     assert not (state.parent / "candidates" / "generated").exists()
+
+
+def test_the_budgets_own_dag_runs_the_same_cycle(first, tracking_uri):
+    """mlbudget_recalibrate__demo (dry run here: detect and plan on the demo budget, fixed by the DAG)."""
+    versions = _versions(tracking_uri)
+    dag_run = _run({"dry_run": True}, datetime(2026, 11, 4, tzinfo=UTC), dag_id="mlbudget_recalibrate__demo")
+    states = _states(dag_run)
+    assert dag_run.state == "success", states
+    assert states["detect"] == states["plan"] == "success"
+    assert states["benchmark"] == states["register"] == "skipped"
+    assert _versions(tracking_uri) == versions
 
 
 @pytest.mark.parametrize(
