@@ -73,6 +73,23 @@ _write_budgets(CONFIG_DIR)
 os.environ.update(airflow_env())
 
 
+def airflow_dependency_problems() -> list[str]:
+    """Versions known to break Airflow 3.2's Execution API (see docs/airflow.md, "Dependency pins")."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    problems = []
+    try:
+        if Version(version("fastapi")) >= Version("0.156.1"):
+            problems.append(f"fastapi {version('fastapi')} (need <0.156.1)")
+        if Version(version("svcs")) >= Version("26"):
+            problems.append(f"svcs {version('svcs')} (need >=25.1,<26)")
+    except PackageNotFoundError as exc:
+        problems.append(f"{exc.name} is not installed")
+    return problems
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _remove_airflow_home():
     yield
@@ -82,6 +99,8 @@ def _remove_airflow_home():
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Migrate the session's SQLite metadata database (once)."""
+    if problems := airflow_dependency_problems():
+        pytest.fail("Airflow 3.2 cannot run tasks with: " + "; ".join(problems) + " - see docs/airflow.md")
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
         env={**os.environ, **airflow_env()},

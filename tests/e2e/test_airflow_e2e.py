@@ -48,6 +48,10 @@ def _free_port() -> int:
 def _postgres_or_skip():
     psycopg2 = pytest.importorskip("psycopg2")
     try:
+        import asyncpg  # noqa: F401 - Airflow 3 opens an async engine on its metadata database too
+    except ImportError:
+        pytest.fail("Airflow on Postgres needs asyncpg: pip install asyncpg (see docs/airflow.md)")
+    try:
         conn = psycopg2.connect(dbname="test", connect_timeout=3, **PG)
     except psycopg2.OperationalError as exc:
         pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
