@@ -8,6 +8,7 @@ a fast demo budget, and cycles run in fast mode (``MLBUDGET_FAST``).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 _BASE = Path(tempfile.mkdtemp(prefix="mlbudget-dags-"))
+atexit.register(shutil.rmtree, _BASE, True)  # also when the session never reaches a fixture (--collect-only)
 AIRFLOW_HOME = _BASE / "airflow"
 CONFIG_DIR = _BASE / "budgets"
 WORKDIR = _BASE / "work"
@@ -88,12 +90,6 @@ def airflow_dependency_problems() -> list[str]:
     except PackageNotFoundError as exc:
         problems.append(f"{exc.name} is not installed")
     return problems
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _remove_airflow_home():
-    yield
-    shutil.rmtree(_BASE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
