@@ -1,4 +1,4 @@
-"""``mlbudget drift REFERENCE CURRENT``: per-feature data drift between two tables.
+"""``mlbudget drift --reference REF --current CUR``: per-feature data drift between two tables.
 
 Registered by the main app as ``app.command("drift")(drift_command)``. Exit 0
 when no feature drifted, 1 when one did, 2 on bad input.
@@ -91,8 +91,11 @@ def select_columns(reference, current, columns: str | None) -> tuple[list[str] |
 
 
 def drift_command(
-    reference: Annotated[Path, typer.Argument(help="Reference rows (Parquet or CSV) or a reference profile (.json).")],
-    current: Annotated[Path, typer.Argument(help="Current rows (Parquet or CSV).")],
+    reference: Annotated[
+        Path,
+        typer.Option("--reference", "-r", help="Reference rows (Parquet or CSV) or a reference profile (.json)."),
+    ],
+    current: Annotated[Path, typer.Option("--current", "-c", help="Current rows (Parquet or CSV).")],
     method: Annotated[
         str | None, typer.Option("--method", help="Drift test: psi, ks, chi_square, wasserstein, jensen_shannon.")
     ] = None,

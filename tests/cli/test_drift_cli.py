@@ -21,8 +21,8 @@ def _other() -> None:
     """A second command so that typer keeps the ``drift`` subcommand name."""
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, ["drift", *map(str, args)])
+def run(reference, current, *args):
+    return CliRunner().invoke(app, ["drift", "--reference", str(reference), "--current", str(current), *map(str, args)])
 
 
 @pytest.fixture(scope="module")
