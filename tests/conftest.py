@@ -36,6 +36,20 @@ def make_mlp_onnx(path: Path, in_dim: int = 8, hidden: int = 16, out_dim: int = 
     return path
 
 
+def demo_spec():
+    """A FeatureSpec for the demo data's columns (24 numeric + region + channel: input width 33)."""
+    from mlbudget.demo.data import CATEGORICAL, CLASSES, NUMERIC_COLUMNS, make_dataset
+    from mlbudget.models.features import CategoricalFeature, FeatureSpec, NumericFeature
+
+    ref = make_dataset(2000, seed=99)
+    numeric = [
+        NumericFeature(name=c, mean=ref[c].mean(), std=ref[c].std(), min=ref[c].min(), max=ref[c].max())
+        for c in NUMERIC_COLUMNS
+    ]
+    categorical = [CategoricalFeature(name=k, categories=v) for k, v in CATEGORICAL.items()]
+    return FeatureSpec(numeric=numeric, categorical=categorical, classes=CLASSES)
+
+
 @pytest.fixture(scope="session")
 def tiny_onnx(tmp_path_factory) -> Path:
     """A tiny real ONNX MLP: input [N, 8] float32 -> logits [N, 3]."""

@@ -9,25 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbudget.demo.data import CATEGORICAL, CLASSES, NUMERIC_COLUMNS, make_dataset
 from mlbudget.errors import ConfigError, InputError, ModelFileError, UnknownPluginError
-from mlbudget.models.features import CategoricalFeature, FeatureSpec, NumericFeature
 from mlbudget.sources.base import MEMORY_BUCKETS, build_source
 from mlbudget.sources.simulator import STAGES, SimulatorSource, simulate_requests, write_request_log
-from tests.conftest import make_mlp_onnx
+from tests.conftest import demo_spec, make_mlp_onnx
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = START + timedelta(days=1)
-
-
-def demo_spec() -> FeatureSpec:
-    ref = make_dataset(2000, seed=99)
-    numeric = [
-        NumericFeature(name=c, mean=ref[c].mean(), std=ref[c].std(), min=ref[c].min(), max=ref[c].max())
-        for c in NUMERIC_COLUMNS
-    ]
-    categorical = [CategoricalFeature(name=k, categories=v) for k, v in CATEGORICAL.items()]
-    return FeatureSpec(numeric=numeric, categorical=categorical, classes=CLASSES)
 
 
 @pytest.fixture(scope="module")

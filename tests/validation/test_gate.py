@@ -10,28 +10,17 @@ import pandas as pd
 import pytest
 
 from mlbudget.budget.model import Budget
-from mlbudget.demo.data import CATEGORICAL, CLASSES, NUMERIC_COLUMNS, make_dataset
 from mlbudget.errors import InputError
-from mlbudget.models.features import CategoricalFeature, FeatureSpec, NumericFeature
+from mlbudget.models.features import FeatureSpec
 from mlbudget.sources.simulator import simulate_requests
 from mlbudget.sources.window import ProductionWindow
 from mlbudget.validation.gate import validate_window
 from mlbudget.validation.suite import numeric_range
-from tests.conftest import make_mlp_onnx
+from tests.conftest import demo_spec, make_mlp_onnx
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 END = START + timedelta(hours=6)
 BUDGET = Budget(name="demo", version="1.0.0", owner="ml", limits={}, monitoring={"min_rows": 500})
-
-
-def demo_spec() -> FeatureSpec:
-    ref = make_dataset(2000, seed=99)
-    numeric = [
-        NumericFeature(name=c, mean=ref[c].mean(), std=ref[c].std(), min=ref[c].min(), max=ref[c].max())
-        for c in NUMERIC_COLUMNS
-    ]
-    categorical = [CategoricalFeature(name=k, categories=v) for k, v in CATEGORICAL.items()]
-    return FeatureSpec(numeric=numeric, categorical=categorical, classes=CLASSES)
 
 
 @pytest.fixture(scope="module")
