@@ -243,6 +243,64 @@ class Promotion(StrictModel):
     """Move the ``champion`` alias automatically; false registers the winner as ``challenger`` only."""
 
 
+SECRET_KEYS = frozenset({"storage_options", "password", "secret", "token", "key", "credentials"})
+"""Keys a budget's source may not set: credentials come from an Airflow connection (``connection``)."""
+
+
+class SourceSpec(BaseModel):
+    """One metrics source: ``name`` picks the registered plug-in, every other key is that plug-in's config.
+
+    The config is validated against the plug-in's own config model (unknown keys are errors) and stored with
+    its defaults filled in, so the budget hash does not depend on defaults written out or left out.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
+    name: str = Field(..., min_length=1)
+    """Registered metrics source: request_log, prometheus, simulator (demos and tests), or a plug-in's name."""
+    connection: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,250}$")
+    """Airflow connection id whose credentials (fsspec storage options) the DAGs pass to this source.
+    Credentials never go in the budget; the CLI uses the environment's (e.g. AWS_* variables)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plugin_config(cls, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            return data  # the field validators report it
+        config = {k: v for k, v in data.items() if k not in ("name", "connection")}
+        secrets = sorted(SECRET_KEYS & set(config))
+        if secrets:
+            raise ValueError(
+                f"{', '.join(secrets)}: credentials do not belong in a budget; name an Airflow connection "
+                "in `connection` (its extras become the storage options)"
+            )
+        from mlbudget.sources.base import normalised_source_config
+
+        return {
+            "name": data["name"],
+            "connection": data.get("connection"),
+            **normalised_source_config(data["name"], config),
+        }
+
+    def config(self) -> dict[str, object]:
+        """The plug-in's config (every key but ``name`` and ``connection``)."""
+        return dict(self.model_extra or {})
+
+    def spec(self) -> dict[str, object]:
+        """``{"name": ..., **config}``: what :func:`mlbudget.sources.base.build_source` takes."""
+        return {"name": self.name, **self.config()}
+
+
+class BudgetSource(StrictModel):
+    """Where the production window comes from: request rows, and optionally metrics from another system."""
+
+    rows: SourceSpec
+    """The request rows: timestamps, latency, status, features, predictions and (late) labels. Usually
+    ``request_log``; ``simulator`` only for demos and tests."""
+    metrics: SourceSpec | None = None
+    """Optional: latency, error and memory series from a metrics system (e.g. ``prometheus``), which then
+    take precedence over the rows' own latency and status columns."""
+
+
 class Budget(StrictModel):
     """A performance budget for one deployed model."""
 
@@ -272,6 +330,9 @@ class Budget(StrictModel):
     """Promotion rules."""
     schedule: str | None = "@daily"
     """Airflow schedule of the recalibration DAG (cron or preset); null for on-demand only."""
+    source: BudgetSource | None = None
+    """The production source every cycle (CLI and DAGs) reads; ``mlbudget run --source FILE`` overrides it.
+    Without one, a cycle needs ``--source``."""
 
     @model_validator(mode="after")
     def _latency_concurrency_benchmarked(self) -> Budget:

@@ -106,6 +106,29 @@ def build_source(spec: dict[str, Any]) -> MetricsSource:
     return MetricsSource.lookup(spec["name"])(config)
 
 
+def normalised_source_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` validated against source ``name``'s config model, as JSON with its defaults filled in.
+
+    Used by the budget's ``source`` section, so a budget names only sources that exist with configs
+    they accept.
+
+    Raises:
+        ValueError: unknown source name, or one ``field: problem`` per config error (on one line).
+    """
+    from mlbudget.budget.loader import pydantic_problems
+
+    load_builtin_sources()
+    known = MetricsSource.registered()
+    if name not in known:
+        raise ValueError(f"unknown metrics source {name!r} (known: {', '.join(sorted(known))})")
+    model = known[name].config_model
+    try:
+        validated = model.model_validate(config)
+    except ValidationError as exc:
+        raise ValueError(f"{name} config: " + "; ".join(pydantic_problems(exc, model))) from None
+    return validated.model_dump(mode="json")
+
+
 def load_builtin_sources() -> None:
     """Import the built-in source modules so that they register themselves."""
     for module in _BUILTIN_MODULES:
