@@ -15,6 +15,7 @@ import pandas as pd
 from mlbudget.budget.model import Budget
 from mlbudget.detection.findings import Finding, Status
 from mlbudget.errors import InputError
+from mlbudget.numbers import compared, compared_percent, signed_percent
 from mlbudget.sources.window import LATENCY, STATUS, STATUS_ERROR, STATUS_OK
 
 MIN_SAMPLES = {"p50": 1, "p95": 64, "p99": 662}
@@ -69,7 +70,8 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     for percentile, limit in limits:
         actual = float(np.percentile(latency, float(percentile[1:])))
         status = cap_status(actual, limit, budget.warn_margin)
-        message = f"{percentile} {actual:.1f} ms {_RELATION[status]} {limit:.1f} ms (production window, {n:,} requests)"
+        a, b = compared(actual, limit)
+        message = f"{percentile} {a} ms {_RELATION[status]} {b} ms (production window, {n:,} requests)"
         if status == "warn":
             message += f", within {budget.warn_margin:.0%} of the limit"
         if n < MIN_SAMPLES[percentile]:
@@ -104,9 +106,8 @@ def check_error_rate(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     errors = int((frame[STATUS] == STATUS_ERROR).sum())
     actual = errors / n
     status = cap_status(actual, limit, budget.warn_margin)
-    message = (
-        f"error rate {actual:.2%} {_RELATION[status]} {limit:.2%} (production window, {errors:,} of {n:,} requests)"
-    )
+    a, b = compared_percent(actual, limit, 2)
+    message = f"error rate {a} {_RELATION[status]} {b} (production window, {errors:,} of {n:,} requests)"
     return [
         Finding(
             kind="error_rate",
@@ -130,6 +131,7 @@ def check_memory(memory_mb: Sequence[float] | None, budget: Budget) -> list[Find
     limit = budget.limits.max_peak_rss_mb
     if limit is not None:
         status = cap_status(peak, limit, budget.warn_margin)
+        a, b = compared(peak, limit)
         findings.append(
             Finding(
                 kind="memory",
@@ -137,8 +139,7 @@ def check_memory(memory_mb: Sequence[float] | None, budget: Budget) -> list[Find
                 metric="peak_rss_mb",
                 actual=peak,
                 limit=limit,
-                message=f"peak RSS {peak:.1f} MB {_RELATION[status]} {limit:.1f} MB "
-                f"(production window, {samples.size:,} samples)",
+                message=f"peak RSS {a} MB {_RELATION[status]} {b} MB (production window, {samples.size:,} samples)",
             )
         )
     findings.append(_memory_growth(samples))
@@ -155,7 +156,7 @@ def _memory_growth(samples: np.ndarray) -> Finding:
         status="info",
         metric="memory_growth_mb",
         actual=growth,
-        message=f"memory grew {growth:+.1f} MB ({share:+.1%}) over the window",
+        message=f"memory grew {growth:+.1f} MB ({signed_percent(share, 1)}) over the window",
         details={"relative": share, "samples": int(samples.size)},
     )
 
@@ -172,13 +173,14 @@ def check_model_size(size_mb: float, budget: Budget) -> Finding:
             message=f"model size {size_mb:.2f} MB (no limit set)",
         )
     status = cap_status(size_mb, limit, budget.warn_margin)
+    a, b = compared(size_mb, limit, 2)
     return Finding(
         kind="model_size",
         status=status,
         metric="size_mb",
         actual=size_mb,
         limit=limit,
-        message=f"model size {size_mb:.2f} MB {_RELATION[status]} {limit:.2f} MB",
+        message=f"model size {a} MB {_RELATION[status]} {b} MB",
     )
 
 

@@ -16,6 +16,7 @@ from mlbudget.budget.durations import format_duration
 from mlbudget.budget.model import LatencyCreepRule
 from mlbudget.detection.findings import Finding
 from mlbudget.errors import InputError
+from mlbudget.numbers import compared
 from mlbudget.sources.window import LATENCY, STATUS, STATUS_OK, TIMESTAMP
 
 
@@ -60,10 +61,12 @@ def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Fi
     sustained = min(increases)
     status = "violation" if sustained > rule.increase else "ok"
     relation = ">" if status == "violation" else "<="
+    now, then = compared(min(buckets), baseline)
+    change, threshold = _percents(sustained, rule.increase)
     message = (
-        f"{rule.percentile} +{sustained:.0%} over baseline ({min(buckets):.1f} ms vs {baseline:.1f} ms) in every "
+        f"{rule.percentile} {change} over baseline ({now} ms vs {then} ms) in every "
         f"{format_duration(rule.bucket)} bucket of the last {format_duration(rule.sustained_for)} "
-        f"({relation} +{rule.increase:.0%})"
+        f"({relation} {threshold})"
     )
     return [
         Finding(
@@ -92,3 +95,9 @@ def _bucket_percentiles(times: pd.Series, latency: np.ndarray, end, rule: Latenc
 
 def _info(metric: str, message: str) -> Finding:
     return Finding(kind="latency_creep", status="info", metric=metric, message=message)
+
+
+def _percents(change: float, threshold: float) -> tuple[str, str]:
+    """The change and the threshold as signed percentages whose printed order is the real one."""
+    a, b = compared(change * 100.0, threshold * 100.0, 0)
+    return f"{'+' if float(a) > 0 else ''}{a}%", f"+{b}%"
