@@ -32,45 +32,68 @@ def _registry(budget_path: Path, workdir: Path, tracking_uri: str | None):
     return budget, registry
 
 
+def _escape(text: object) -> str:
+    """Free text on one line: control characters (newlines, ESC) shown escaped, so no entry forges another."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def ledger_command(
     budget: Path = BUDGET_OPTION,
     workdir: Path = WORKDIR_OPTION,
     tracking_uri: str | None = TRACKING_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Show the audit ledger of BUDGET's model: every promotion and rollback, oldest first."""
+    """Show the audit ledger of BUDGET's model: every promotion, approval and rollback, oldest first.
+
+    Each entry is validated when read; a malformed one is reported on stderr and skipped.
+    """
     with handle_errors():
         spec, registry = _registry(budget, workdir, tracking_uri)
-        entries = registry.ledger(spec.name)
+        read = registry.ledger_checked(spec.name)
+    for line in read.skipped:
+        err_console.print(f"warning: {_escape(line)}", highlight=False, markup=False)
+    entries = [{k: v for k, v in e.items() if k != "key"} for e in read.entries]
     if json_output:
-        emit_json({"model": spec.name, "entries": entries})
+        emit_json({"model": spec.name, "entries": entries, "skipped": read.skipped})
         return
     if not entries:
         err_console.print(f"{spec.name}: no promotion recorded yet")
     for e in entries:
+        state = "" if e["status"] == "done" else f" [{e['status']}]"
+        who = _escape(e.get("actor") or "?")
         out_console.print(
-            f"{e['at']}  {e['action']:<8} v{e['version']} (was v{e['previous'] or '-'})  {e['reason']}",
+            f"{_escape(e['at'])}  {e['action']:<8} v{_escape(e['version'] or '-')} "
+            f"(was v{_escape(e['previous'] or '-')}) by {who}{state}  {_escape(e['reason'])}",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 
 def rollback_command(
     budget: Path = BUDGET_OPTION,
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the ledger)."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the ledger; at most 4000 characters)."),
+    to: str | None = typer.Option(None, "--to", help="Version to make champion (default: previous-champion)."),
     workdir: Path = WORKDIR_OPTION,
     tracking_uri: str | None = TRACKING_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Make the previous champion of BUDGET's model champion again (a second rollback undoes the first)."""
+    """Make the previous champion (or version --to) of BUDGET's model champion again.
+
+    A second rollback undoes the first. A rollback interrupted half-way (killed) is
+    completed by running the same command again.
+    """
     from mlbudget.budget.canonical import budget_hash
+    from mlbudget.registry.ledger import check_reason
 
     with handle_errors():
+        check_reason(reason)
         spec, registry = _registry(budget, workdir, tracking_uri)
-        before = registry.ledger(spec.name)
-        version = registry.rollback(spec.name, reason, budget_sha256=budget_hash(spec))
-    previous = before[-1]["version"] if before else None
+        budget_fields = {"budget_name": spec.name, "budget_version": spec.version}
+        version = registry.rollback(spec.name, reason, to=to, budget_sha256=budget_hash(spec), **budget_fields)
+        after = registry.ledger(spec.name)
+    previous = after[-1]["previous"] if after else None
     if json_output:
         emit_json({"model": spec.name, "champion": version, "previous": previous})
         return
-    out_console.print(f"{spec.name}: champion is now version {version} (was {previous})")
+    out_console.print(f"{spec.name}: champion is now version {version} (was {previous})", markup=False)

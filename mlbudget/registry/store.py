@@ -8,7 +8,8 @@ Layout in MLflow:
 - registered model ``<budget name>``; a version is created once per content
   hash (tag ``mlbudget.content_sha256``), with every tag set in the same call
   that creates it; aliases ``champion``, ``previous-champion``, ``challenger``;
-- the audit ledger as registered-model tags (see :mod:`mlbudget.registry.ledger`).
+- the audit ledger as registered-model tags (see :mod:`mlbudget.registry.ledger`); every
+  alias move is announced in it first and completed by a re-run (:mod:`mlbudget.registry.moves`).
 
 Every MLflow failure surfaces as :class:`~mlbudget.errors.DependencyError`
 saying what was being done.
@@ -25,11 +26,11 @@ from typing import Any
 from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate
-from mlbudget.registry import aliases, connection, runs
+from mlbudget.registry import connection, moves, runs
 from mlbudget.registry import tags as T
 from mlbudget.registry.bundle_io import download_bundle
 from mlbudget.registry.connection import RegistryStateError
-from mlbudget.registry.ledger import read_ledger
+from mlbudget.registry.ledger import LedgerRead, read_ledger, read_ledger_checked
 from mlbudget.registry.versions import VersionStore
 from mlbudget.selection.decision import CandidateVerdict
 
@@ -235,9 +236,12 @@ class MlflowRegistry:
 
         Returns:
             (version, bundle folder), or None when the model or the alias does not exist.
+
+        An alias move left half-done by a killed process is completed first.
         """
         import tempfile
 
+        self.recover_moves(model_name)
         with self._doing(f"downloading the champion of {model_name}") as client:
             version = self._versions().aliases(model_name).get(T.CHAMPION)
             if version is None:
@@ -266,18 +270,42 @@ class MlflowRegistry:
         *,
         budget_sha256: str | None = None,
         at: datetime | None = None,
+        **fields: Any,
     ) -> bool:
         """Point ``champion`` at ``version`` and ``previous-champion`` at the one it replaced.
 
-        A no-op when ``version`` already is champion. The alias moves first and the ledger
-        entry last; a re-run after a failure in between writes the missing entry.
+        A no-op when ``version`` already is champion and the ledger records it. The move is
+        announced in the ledger first, then the aliases move, then the entry is marked done;
+        a re-run after a kill anywhere in between completes it (:mod:`mlbudget.registry.moves`).
+
+        Args:
+            fields: more ledger fields (``actor``, ``run_id``, ``budget_name``, ``budget_version``, ``detail``).
 
         Returns:
-            True when the alias moved.
+            True when an alias moved or a missing ledger entry was written.
         """
         version = str(version)
         with self._doing(f"promoting {model_name} version {version} to champion"):
-            return aliases.promote_version(self._versions(), model_name, version, reason, budget_sha256, at)
+            entry = moves.promote(
+                self._versions(), model_name, version, reason, budget_sha256=budget_sha256, at=at, **fields
+            )
+            return entry is not None and entry["previous"] != version
+
+    def approve(self, model_name: str, version: str, reason: str, *, approver: str, **fields: Any) -> bool:
+        """A person approved ``version``: promote it, recorded as ``approve`` by ``approver``."""
+        with self._doing(f"approving {model_name} version {version}"):
+            entry = moves.approve(self._versions(), model_name, str(version), reason, actor=approver, **fields)
+            return entry is not None
+
+    def reject(self, model_name: str, version: str, reason: str, *, approver: str, **fields: Any) -> dict[str, Any]:
+        """A person rejected ``version``: the champion stays; recorded as ``reject`` by ``approver``."""
+        with self._doing(f"recording the rejection of {model_name} version {version}"):
+            return moves.reject(self._versions(), model_name, str(version), reason, actor=approver, **fields)
+
+    def recover_moves(self, model_name: str) -> list[dict[str, Any]]:
+        """Complete any alias move of ``model_name`` a killed process left pending; returns those entries."""
+        with self._doing(f"completing pending alias moves of {model_name}"):
+            return moves.recover_moves(self._versions(), model_name)
 
     def set_challenger(self, model_name: str, version: str) -> None:
         """Point alias ``challenger`` at ``version`` (used when ``auto_promote`` is false)."""
@@ -285,22 +313,42 @@ class MlflowRegistry:
             client.set_registered_model_alias(model_name, T.CHALLENGER, str(version))
 
     def rollback(
-        self, model_name: str, reason: str, *, budget_sha256: str | None = None, at: datetime | None = None
+        self,
+        model_name: str,
+        reason: str,
+        *,
+        to: str | None = None,
+        budget_sha256: str | None = None,
+        at: datetime | None = None,
+        **fields: Any,
     ) -> str:
-        """Swap ``champion`` and ``previous-champion`` and record it in the ledger.
+        """Move ``champion`` to ``to``, or swap it with ``previous-champion``; recorded in the ledger.
+
+        Recoverable like :meth:`promote`: a re-run of an interrupted rollback (same reason)
+        completes it and moves nothing more.
 
         Returns:
             The version that is champion now.
 
         Raises:
-            RegistryStateError: there is no previous champion to return to.
+            RegistryStateError: there is no previous champion (or no version ``to``) to return to.
+            InputError: the reason is empty or too long (nothing written).
         """
         with self._doing(f"rolling back the champion of {model_name}"):
-            return aliases.rollback_champion(self._versions(), model_name, reason, budget_sha256, at)
+            return moves.rollback(
+                self._versions(), model_name, reason, to=to, budget_sha256=budget_sha256, at=at, **fields
+            )
 
     def ledger(self, model_name: str) -> list[dict[str, Any]]:
-        """Promotions and rollbacks of ``model_name``, oldest first (empty for an unknown model)."""
+        """Valid ledger entries of ``model_name``, oldest first (empty for an unknown model)."""
         with self._doing(f"reading the ledger of {model_name}") as client:
             if not self._versions().exists(model_name):
                 return []
             return read_ledger(client, model_name)
+
+    def ledger_checked(self, model_name: str) -> LedgerRead:
+        """The ledger with its malformed tags listed in ``skipped`` (each skipped, never a crash)."""
+        with self._doing(f"reading the ledger of {model_name}") as client:
+            if not self._versions().exists(model_name):
+                return LedgerRead()
+            return read_ledger_checked(client, model_name)

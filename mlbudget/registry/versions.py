@@ -43,6 +43,17 @@ class VersionStore:
                 return {}
             raise
 
+    def version_exists(self, model_name: str, version: str) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_model_version(model_name, str(version))
+        except MlflowException as exc:
+            if _missing(exc) or getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
+                return False
+            raise
+        return True
+
     def tag(self, model_name: str, version: str, key: str) -> str | None:
         return self.client.get_model_version(model_name, version).tags.get(key)
 

@@ -78,7 +78,10 @@ def test_promote_rollback_and_ledger(registry, tmp_path):
     assert registry.rollback(budget.name, "p99 regression in prod", at=T0.replace(hour=9)) == "1"
     aliases = registry.client.get_registered_model(budget.name).aliases
     assert aliases == {"champion": 1, "previous-champion": 2}
-    assert registry.ledger(budget.name) == [
+    common = {"budget_name": "aliases", "budget_version": "1.2.0", "status": "done", "run_id": None, "detail": None}
+    ledger = registry.ledger(budget.name)
+    assert {e["actor"] for e in ledger} == {_user()}
+    assert [{k: v for k, v in e.items() if k != "actor"} for e in ledger] == [
         {
             "action": "promote",
             "version": "1",
@@ -86,6 +89,9 @@ def test_promote_rollback_and_ledger(registry, tmp_path):
             "reason": "initial champion",
             "budget_sha256": "d" * 64,
             "at": "2026-11-22T06:00:00+00:00",
+            "aliases_before": {},
+            "aliases_after": {"champion": "1"},
+            **common,
         },
         {
             "action": "promote",
@@ -94,6 +100,9 @@ def test_promote_rollback_and_ledger(registry, tmp_path):
             "reason": "p95 -30 %",
             "budget_sha256": "d" * 64,
             "at": "2026-11-22T07:00:00+00:00",
+            "aliases_before": {"champion": "1", "challenger": "2"},
+            "aliases_after": {"champion": "2", "previous-champion": "1", "challenger": None},
+            **common,
         },
         {
             "action": "rollback",
@@ -102,8 +111,18 @@ def test_promote_rollback_and_ledger(registry, tmp_path):
             "reason": "p99 regression in prod",
             "budget_sha256": "d" * 64,
             "at": "2026-11-22T09:00:00+00:00",
+            "aliases_before": {"champion": "2", "previous-champion": "1"},
+            "aliases_after": {"champion": "1", "previous-champion": "2"},
+            **common,
         },
     ]
+
+
+def _user() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("MLBUDGET_ACTOR") or getpass.getuser()
 
 
 def test_promote_repairs_missing_ledger_entry(registry, tmp_path):
