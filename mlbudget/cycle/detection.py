@@ -19,6 +19,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     from mlbudget.detection.budget_checks import check_model_size
     from mlbudget.detection.detect import detect
     from mlbudget.models.bundle import ModelBundle
+    from mlbudget.sources.metrics_summary import read_metrics
     from mlbudget.sources.window import ProductionWindow
 
     window = read_model(cycle.layout.window, ProductionWindow)
@@ -35,6 +36,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         spec,
         memory_mb=window.memory_mb,
         reference_class_share=class_share,
+        metrics=read_metrics(window.metrics_path) if window.metrics_path else None,
     )
     report.findings.append(check_model_size(bundle.size_mb(), cycle.budget))
     return report

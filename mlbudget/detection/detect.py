@@ -6,12 +6,14 @@ import pandas as pd
 
 from mlbudget.budget.model import Budget
 from mlbudget.detection.accuracy import check_accuracy, check_prediction_drift
-from mlbudget.detection.budget_checks import check_budget
+from mlbudget.detection.budget_checks import check_budget, check_memory
 from mlbudget.detection.creep import detect_latency_creep
 from mlbudget.detection.drift.profile import ReferenceProfile
 from mlbudget.detection.drift.run import detect_drift
 from mlbudget.detection.findings import DetectionReport, DriftReport, Finding
+from mlbudget.detection.metrics_checks import check_metrics
 from mlbudget.models.features import FeatureSpec
+from mlbudget.sources.metrics_summary import WindowMetrics
 
 
 def detect(
@@ -21,6 +23,7 @@ def detect(
     spec: FeatureSpec,
     memory_mb: list[float] | None = None,
     reference_class_share: dict | None = None,
+    metrics: WindowMetrics | None = None,
 ) -> DetectionReport:
     """Budget checks, latency creep, accuracy, prediction drift and data drift for one window.
 
@@ -32,6 +35,8 @@ def detect(
         memory_mb: serving-process memory samples over the window.
         reference_class_share: class -> share (or count) of the reference predictions;
             when None and ``reference`` holds the label column, its label shares are used.
+        metrics: the window's aggregated metrics (e.g. from Prometheus); when given, latency, error rate,
+            throughput and creep come from them instead of the rows.
 
     Returns:
         The findings (passes included) and the drift report.
@@ -40,8 +45,11 @@ def detect(
         InputError: the window or the reference lacks required columns.
         ConfigError: the drift settings name an unknown or unsuitable method.
     """
-    findings = check_budget(window_frame, budget, memory_mb)
-    findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep)
+    if metrics is not None:
+        findings = check_metrics(metrics, budget) + check_memory(memory_mb, budget)
+    else:
+        findings = check_budget(window_frame, budget, memory_mb)
+        findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep)
     findings += check_accuracy(window_frame, budget)
     if reference_class_share is None and isinstance(reference, pd.DataFrame) and spec.label in reference.columns:
         reference_class_share = reference[spec.label].value_counts().to_dict()

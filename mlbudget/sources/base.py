@@ -29,6 +29,9 @@ from mlbudget.sources.window import LABEL, TIMESTAMP, ProductionWindow
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlbudget.budget.model import Budget
+    from mlbudget.sources.metrics_summary import WindowMetrics
+
 WINDOW_FILE = "window.parquet"
 MEMORY_COLUMN = "memory_mb"
 """Optional request-log column: serving-process memory (MB) when the request was served."""
@@ -39,6 +42,7 @@ _BUILTIN_MODULES = (
     "mlbudget.sources.request_log",
     "mlbudget.sources.simulator",
     "mlbudget.sources.prometheus",
+    "mlbudget.sources.combined",
 )
 
 
@@ -84,6 +88,24 @@ class MetricsSource(Plugin, ABC):
         Raises:
             InputError: the data is missing, unreadable, or has no rows in the window.
         """
+
+    def with_budget(self, budget: Budget) -> MetricsSource:
+        """This source with settings it takes from the budget (a metrics selector, bucket widths) filled in.
+
+        The default takes nothing; a cycle calls it before fetching.
+        """
+        return self
+
+    def fetch_metrics(self, start: datetime, end: datetime) -> WindowMetrics:
+        """The window's aggregated metrics (latency histogram, counters, memory), for sources that keep them.
+
+        Raises:
+            ConfigError: this source has rows, not aggregated metrics.
+        """
+        raise ConfigError(
+            f"metrics source {self.name!r} gives rows, not aggregated metrics (use it as `rows`; "
+            "for `metrics` use e.g. prometheus)"
+        )
 
 
 def build_source(spec: dict[str, Any]) -> MetricsSource:

@@ -42,6 +42,10 @@ class ProductionWindow(BaseModel):
     labelled_rows: int = 0
     memory_mb: list[float] | None = None
     """Serving-process memory samples over the window, when the source has them."""
+    metrics_path: str | None = None
+    """Aggregated metrics from a metrics system (``window-metrics.json``, see
+    :mod:`mlbudget.sources.metrics_summary`); when set, detection takes latency, error rate, creep and
+    memory from it and drift and quality from the rows."""
 
     @property
     def interval(self) -> str:

@@ -30,7 +30,9 @@ FAST_ENV = "MLBUDGET_FAST"
 def run_stage(name: str, *args: Any) -> Any:
     """Call ``mlbudget.cycle.stages.<name>(*args)`` and translate its errors for Airflow.
 
-    ``DependencyError`` (MLflow or Prometheus down) propagates unchanged, so the
+    The ``mlflow_default`` and ``prometheus_default`` connections are exported
+    to the environment the library reads first. ``DependencyError`` (MLflow or
+    Prometheus down) propagates unchanged, so the
     task's retries apply. Any other ``MlbudgetError`` is bad configuration or
     bad input that a retry cannot fix: it becomes ``AirflowFailException``.
 
@@ -49,6 +51,7 @@ def run_stage(name: str, *args: Any) -> Any:
     from mlbudget.errors import DependencyError, MlbudgetError
 
     _export_mlflow_credentials()
+    _export_prometheus_settings()
     try:
         result = getattr(stages, name)(*args)
     except DependencyError:
@@ -81,6 +84,13 @@ def _export_mlflow_credentials() -> None:
     from mlbudget_airflow.mlflow_hook import MlflowHook
 
     os.environ.update(MlflowHook().get_credentials_env())
+
+
+def _export_prometheus_settings() -> None:
+    """Put the ``prometheus_default`` connection's URL and credentials where the prometheus source reads them."""
+    from mlbudget_airflow.prometheus_hook import PrometheusHook
+
+    os.environ.update(PrometheusHook().get_source_env())
 
 
 def trigger_audit(context: Any) -> dict[str, Any]:

@@ -1,0 +1,189 @@
+"""Budget checks and latency creep on a window's aggregated metrics (a latency histogram, counters).
+
+Used instead of the row checks when the window has a metrics summary (see
+:mod:`mlbudget.sources.metrics_summary`). A percentile from a histogram is an
+estimate inside one bucket: when a limit lies strictly inside the bucket that
+holds the percentile, the histogram cannot tell whether the limit is met, and
+the finding says so (``details.limit_between_buckets``) and names the bucket.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mlbudget.budget.durations import format_duration
+from mlbudget.budget.model import Budget, LatencyCreepRule
+from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status
+from mlbudget.detection.findings import Finding
+from mlbudget.sources.metrics_summary import WindowMetrics
+
+_RELATION = {"violation": ">", "warn": "<=", "ok": "<="}
+_QUANTILE = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+def check_latency_histogram(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
+    """The window's histogram percentiles against ``limits.latency``, honest about bucket resolution."""
+    findings = []
+    n = metrics.latency.total
+    for percentile, limit in budget.limits.latency.items():
+        actual = metrics.percentiles.get(percentile)
+        if actual is None or n <= 0:
+            findings.append(_no_latency(metrics, percentile))
+            continue
+        lower, upper = metrics.latency.bucket_of(_QUANTILE[percentile])
+        between = lower < limit and (upper is None or limit < upper) and not metrics.latency.is_bound(limit)
+        status = cap_status(actual, limit, budget.warn_margin)
+        message = (
+            f"{percentile} {actual:.2f} ms {_RELATION[status]} {limit:.1f} ms "
+            f"({metrics.source} histogram, ~{n:,.0f} requests; the {percentile} lies in bucket "
+            f"{_bucket(lower, upper)})"
+        )
+        if status == "warn":
+            message += f", within {budget.warn_margin:.0%} of the limit"
+        if between:
+            message += (
+                f"; the limit {limit:g} ms falls between bucket bounds, so the histogram cannot tell whether "
+                f"it is met (add a bucket bound at {limit:g} ms)"
+            )
+        if upper is None:
+            message += "; above the highest finite bucket bound, the estimate is that bound"
+        if n < MIN_SAMPLES[percentile]:
+            message += f"; too few samples for a {percentile} claim (need {MIN_SAMPLES[percentile]})"
+        details = {
+            "samples": n,
+            "min_samples": MIN_SAMPLES[percentile],
+            "source": metrics.source,
+            "bucket_ms": [lower, upper],
+            "limit_between_buckets": between,
+        }
+        findings.append(
+            Finding(
+                kind="latency",
+                status=status,
+                metric=f"{percentile}_ms",
+                actual=actual,
+                limit=limit,
+                message=message,
+                details=details,
+            )
+        )
+    return findings
+
+
+def _no_latency(metrics: WindowMetrics, percentile: str) -> Finding:
+    return Finding(
+        kind="latency",
+        status="info",
+        metric=f"{percentile}_ms",
+        message=f"no successful requests in the {metrics.source} histogram for the window",
+    )
+
+
+def _bucket(lower: float, upper: float | None) -> str:
+    return f"({lower:g}, {upper:g}] ms" if upper is not None else f"({lower:g} ms, +Inf)"
+
+
+def check_error_ratio(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
+    """Failed share of the requests counter against ``limits.max_error_rate``."""
+    limit = budget.limits.max_error_rate
+    if limit is None:
+        return []
+    actual = metrics.error_ratio
+    if actual is None:
+        return [Finding(kind="error_rate", status="info", metric="error_rate", message="no requests in the window")]
+    status = cap_status(actual, limit, budget.warn_margin)
+    message = (
+        f"error rate {actual:.2%} {_RELATION[status]} {limit:.2%} ({metrics.source} counters, "
+        f"~{metrics.errors:,.0f} of ~{metrics.requests:,.0f} requests)"
+    )
+    return [
+        Finding(
+            kind="error_rate",
+            status=status,
+            metric="error_rate",
+            actual=actual,
+            limit=limit,
+            message=message,
+            details={"errors": metrics.errors, "requests": metrics.requests, "source": metrics.source},
+        )
+    ]
+
+
+def throughput_info(metrics: WindowMetrics) -> list[Finding]:
+    """Production request rate over the window, as information (the budget's floor is a benchmark limit)."""
+    rates = metrics.throughput_rps
+    if not rates:
+        return []
+    mean, peak = sum(rates) / len(rates), max(rates)
+    return [
+        Finding(
+            kind="throughput",
+            status="info",
+            metric="production_rps",
+            actual=mean,
+            message=f"production throughput {mean:.1f} req/s on average, {peak:.1f} at peak "
+            f"({metrics.source}, {len(rates)} steps of {metrics.step_s:g} s)",
+            details={"peak_rps": peak, "steps": len(rates)},
+        )
+    ]
+
+
+def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[Finding]:
+    """Latency creep from the per-bucket histogram percentiles against the baseline span's."""
+    metric = f"{rule.percentile}_increase"
+    baseline = metrics.baseline_percentiles.get(rule.percentile)
+    width = format_duration_s(metrics.bucket_s)
+    count = max(math.ceil(rule.sustained_for.total_seconds() / metrics.bucket_s), 1)
+    recent = metrics.buckets[-count:]
+    if baseline is None or len(recent) < count or metrics.baseline_s is None:
+        why = "no baseline span" if baseline is None else f"fewer than {count} buckets of {width}"
+        return [_info(metric, f"window too short for creep from {metrics.source} ({why})")]
+    values = [b.get(rule.percentile) for b in recent]
+    if any(v is None for v in values):
+        return [
+            _info(
+                metric,
+                f"an empty {width} bucket in the last {format_duration(rule.sustained_for)}: "
+                "cannot tell whether creep is sustained",
+            )
+        ]
+    increases = [v / baseline - 1 if baseline > 0 else 0.0 for v in values]
+    sustained = min(increases)
+    status = "violation" if sustained > rule.increase else "ok"
+    relation = ">" if status == "violation" else "<="
+    message = (
+        f"{rule.percentile} +{sustained:.0%} over baseline ({min(values):.2f} ms vs {baseline:.2f} ms) in every "
+        f"{width} bucket of the last {format_duration(rule.sustained_for)} ({relation} +{rule.increase:.0%}; "
+        f"{metrics.source} histogram)"
+    )
+    return [
+        Finding(
+            kind="latency_creep",
+            status=status,
+            metric=metric,
+            actual=sustained,
+            limit=rule.increase,
+            message=message,
+            details={"baseline_ms": baseline, "bucket_ms": values, "bucket_increase": increases},
+        )
+    ]
+
+
+def format_duration_s(seconds: float) -> str:
+    from datetime import timedelta
+
+    return format_duration(timedelta(seconds=seconds))
+
+
+def _info(metric: str, message: str) -> Finding:
+    return Finding(kind="latency_creep", status="info", metric=metric, message=message)
+
+
+def check_metrics(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
+    """Latency, error rate, throughput and creep findings from the summary (memory comes as samples)."""
+    return [
+        *check_latency_histogram(metrics, budget),
+        *check_error_ratio(metrics, budget),
+        *throughput_info(metrics),
+        *creep_from_metrics(metrics, budget.monitoring.latency_creep),
+    ]

@@ -1,0 +1,283 @@
+"""``prometheus``: latency, error ratio, throughput and RSS of a window from the Prometheus HTTP API.
+
+Prometheus keeps aggregates, not rows, so this source is paired with a row
+source (request logs) that brings features, predictions and labels: latency
+then comes from Prometheus while drift and quality come from the rows. Pair
+them with the ``combined`` source, or in a budget's ``source`` section::
+
+    source:
+      name: combined
+      rows: {name: request_log, path: /data/request-logs/demo-classifier/requests-*.parquet}
+      metrics:
+        name: prometheus
+        url: http://prometheus:9090        # or $MLBUDGET_PROMETHEUS_URL (the Airflow connection sets it)
+        # model: demo-classifier           # value of the `model` label; default: the budget's name
+        # labels: {job: model-server}      # more label matchers
+        # bucket: 15m                      # default: the budget's monitoring.latency_creep.bucket
+        # step: 15m                        # query_range step of the RSS and throughput series; default: bucket
+
+What it asks (``M`` = ``mlbudget_request_latency_seconds_bucket{model=...}``, window ``W``)::
+
+    histogram_quantile(q, sum by (le) (increase(M[W])))        at the end: p50, p95, p99 of the window
+    sum by (le) (increase(M[W]))                               at the end: the histogram, for its resolution
+    histogram_quantile(q, sum by (le) (rate(M[bucket])))       query_range, step bucket: per creep bucket
+    histogram_quantile(q, sum by (le) (rate(M[baseline])))     at start + baseline: the creep baseline
+    sum(increase(mlbudget_requests_total{...}[W]))             requests, and with status="error" errors
+    sum(rate(mlbudget_requests_total{...}[step]))              query_range: throughput
+    max(max_over_time(process_resident_memory_bytes[step])
+        and on (job, instance) mlbudget_requests_total{...})  query_range: RSS of the model's servers
+
+Credentials: ``username``/``password`` or ``bearer_token`` here, else the
+environment (``MLBUDGET_PROMETHEUS_URL``, ``MLBUDGET_PROMETHEUS_USERNAME``,
+``MLBUDGET_PROMETHEUS_PASSWORD``, ``MLBUDGET_PROMETHEUS_BEARER_TOKEN``), which
+the Airflow DAGs fill from the ``prometheus_default`` connection.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, SecretStr
+
+from mlbudget.budget.durations import Duration
+from mlbudget.errors import ConfigError, InputError
+from mlbudget.sources.base import MetricsSource, SourceConfig, check_interval
+from mlbudget.sources.metrics_summary import BucketPercentiles, LatencyHistogram, WindowMetrics
+from mlbudget.sources.prometheus_api import PrometheusClient, sample_value
+from mlbudget.sources.window import ProductionWindow
+
+if TYPE_CHECKING:
+    from mlbudget.budget.model import Budget
+
+ENV_URL = "MLBUDGET_PROMETHEUS_URL"
+ENV_USERNAME = "MLBUDGET_PROMETHEUS_USERNAME"
+ENV_PASSWORD = "MLBUDGET_PROMETHEUS_PASSWORD"
+ENV_BEARER_TOKEN = "MLBUDGET_PROMETHEUS_BEARER_TOKEN"
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+DEFAULT_BUCKET = timedelta(minutes=15)
+
+
+class PrometheusConfig(SourceConfig):
+    """Config of the ``prometheus`` source."""
+
+    url: str | None = None
+    """Base URL of the Prometheus server; default ``$MLBUDGET_PROMETHEUS_URL``."""
+    username: str | None = None
+    """Basic-auth user; default ``$MLBUDGET_PROMETHEUS_USERNAME``."""
+    password: SecretStr | None = None
+    """Basic-auth password; default ``$MLBUDGET_PROMETHEUS_PASSWORD``. Prefer the environment or a connection."""
+    bearer_token: SecretStr | None = None
+    """Bearer token instead of basic auth; default ``$MLBUDGET_PROMETHEUS_BEARER_TOKEN``."""
+    model: str | None = None
+    """Value of ``model_label`` on the server's series; default: the budget's name."""
+    model_label: str = "model"
+    labels: dict[str, str] = Field(default_factory=dict)
+    """More label matchers for the request series, e.g. ``{job: model-server}``."""
+    latency_metric: str = "mlbudget_request_latency_seconds"
+    """Histogram of successful requests' latency (its ``_bucket`` series are read)."""
+    latency_unit: Literal["s", "ms"] = "s"
+    """Unit of the histogram's ``le`` bounds."""
+    requests_metric: str = "mlbudget_requests_total"
+    """Counter of every request, with a status label."""
+    status_label: str = "status"
+    error_status: str = "error"
+    """Value of ``status_label`` on failed requests."""
+    rss_metric: str = "process_resident_memory_bytes"
+    """Resident memory (bytes) of the serving processes, matched to them by job and instance."""
+    bucket: Duration | None = None
+    """Range of ``rate()`` behind the per-bucket percentiles; default: the budget's creep bucket (else 15m)."""
+    baseline: Duration | None = None
+    """Creep baseline span at the start of the window; default: the budget's creep baseline."""
+    step: Duration | None = None
+    """``query_range`` step of the throughput and RSS series; default: ``bucket``."""
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class PrometheusSource(MetricsSource):
+    """Reads a window's aggregates from Prometheus; rows come from the row source it is combined with."""
+
+    name = "prometheus"
+    config_model = PrometheusConfig
+
+    def with_budget(self, budget: Budget) -> PrometheusSource:
+        """A copy whose unset ``model``, ``bucket`` and ``baseline`` come from the budget."""
+        rule = budget.monitoring.latency_creep
+        defaults = {"model": budget.name, "bucket": rule.bucket, "baseline": rule.baseline}
+        update = {k: v for k, v in defaults.items() if getattr(self.config, k) is None}
+        return type(self)(self.config.model_copy(update=update))
+
+    def fetch(self, start: datetime, end: datetime, out_dir: Path) -> ProductionWindow:
+        """Prometheus has no rows: combine it with a row source.
+
+        Raises:
+            ConfigError: always, saying how to combine it.
+        """
+        raise ConfigError(
+            "metrics source 'prometheus' gives latency, errors and memory but no rows (features, predictions, "
+            "labels): use it as `metrics` beside `rows` in a `combined` source or a budget's `source` section"
+        )
+
+    def fingerprint(self, start: datetime, end: datetime):
+        """The window's request count (one query): a cycle key that changes when Prometheus' data does.
+
+        Returns:
+            A ``SourceFingerprint`` over the URL, the selector, the window and the count.
+        """
+        import hashlib
+
+        from mlbudget.sources.base import SourceFingerprint
+
+        start, end = check_interval(start, end)
+        reader = _Reader(self.config, start, end)
+        count = reader._scalar(f"sum(increase({self.config.requests_metric}{reader.selector}[{_d(reader.window)}]))")
+        ident = f"{reader.client.url}|{reader.selector}|{start.isoformat()}|{end.isoformat()}|{count or 0:.3f}"
+        return SourceFingerprint(digest=hashlib.sha256(ident.encode()).hexdigest())
+
+    def fetch_metrics(self, start: datetime, end: datetime) -> WindowMetrics:
+        """The window's aggregates.
+
+        Raises:
+            ConfigError: no URL, no model, or a query Prometheus rejects.
+            DependencyError: Prometheus is unreachable or failing.
+            InputError: Prometheus has no requests of this model in the window.
+        """
+        start, end = check_interval(start, end)
+        return _Reader(self.config, start, end).read()
+
+
+class _Reader:
+    """The queries of one window."""
+
+    def __init__(self, config: PrometheusConfig, start: datetime, end: datetime):
+        url = config.url or os.environ.get(ENV_URL)
+        if not url:
+            raise ConfigError(f"metrics source 'prometheus': no `url` and no ${ENV_URL} (expected the server's URL)")
+        if not config.model:
+            raise ConfigError("metrics source 'prometheus': `model` not set (a cycle fills in the budget's name)")
+        self.config, self.start, self.end = config, start, end
+        self.client = PrometheusClient(url, *_credentials(config), timeout_s=config.timeout_s)
+        self.window = end - start
+        self.bucket = config.bucket or DEFAULT_BUCKET
+        self.step = config.step or self.bucket
+        for name, span in (("bucket", self.bucket), ("step", self.step)):
+            if span.total_seconds() < 1 or span > self.window:
+                raise ConfigError(f"metrics source 'prometheus': {name} {span} must be >= 1s and <= the window")
+        labels = {config.model_label: config.model, **config.labels}
+        self.selector = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+        error_labels = {**labels, config.status_label: config.error_status}
+        self.error_selector = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in error_labels.items()) + "}"
+        self.unit_ms = 1000.0 if config.latency_unit == "s" else 1.0
+        self.queries: list[str] = []
+
+    def read(self) -> WindowMetrics:
+        histogram = self._histogram()
+        requests = self._scalar(f"sum(increase({self.config.requests_metric}{self.selector}[{_d(self.window)}]))")
+        if histogram is None or not requests:
+            raise InputError(
+                f"Prometheus at {self.client.url} has no requests for {self.config.latency_metric}{self.selector} "
+                f"between {self.start.isoformat()} and {self.end.isoformat()} (expected the model server to be "
+                "scraped in the window)"
+            )
+        errors = self._scalar(f"sum(increase({self.config.requests_metric}{self.error_selector}[{_d(self.window)}]))")
+        baseline, baseline_s = self._baseline()
+        return WindowMetrics(
+            source="prometheus",
+            url=self.client.url,
+            selector=self.selector,
+            start=self.start,
+            end=self.end,
+            step_s=self.step.total_seconds(),
+            bucket_s=self.bucket.total_seconds(),
+            requests=requests,
+            errors=errors or 0.0,
+            latency=histogram,
+            percentiles={p: self._quantile_at(q, self.window, self.end) for p, q in QUANTILES.items()},
+            baseline_percentiles=baseline,
+            baseline_s=baseline_s,
+            buckets=self._buckets(),
+            throughput_rps=self._series(f"sum(rate({self.config.requests_metric}{self.selector}[{_d(self.step)}]))"),
+            rss_mb=[v / 1e6 for v in self._series(self._rss_expr())],
+            queries=self.queries,
+        )
+
+    def _latency(self, window: timedelta, fn: str = "increase") -> str:
+        return f"sum by (le) ({fn}({self.config.latency_metric}_bucket{self.selector}[{_d(window)}]))"
+
+    def _histogram(self) -> LatencyHistogram | None:
+        expr = self._latency(self.window)
+        self.queries.append(expr)
+        by_le = {}
+        for series in self.client.query(expr, self.end):
+            value = sample_value(series["value"])
+            by_le[float(series["metric"]["le"])] = value or 0.0
+        if not by_le or float("inf") not in by_le:
+            return None
+        bounds = sorted(b for b in by_le if b != float("inf"))
+        return LatencyHistogram(
+            bounds_ms=[b * self.unit_ms for b in bounds], cumulative=[by_le[b] for b in [*bounds, float("inf")]]
+        )
+
+    def _quantile_at(self, q: float, window: timedelta, at: datetime, fn: str = "increase") -> float | None:
+        value = self._scalar(f"histogram_quantile({q}, {self._latency(window, fn)})", at)
+        return value * self.unit_ms if value is not None else None
+
+    def _baseline(self) -> tuple[dict[str, float | None], float | None]:
+        baseline = self.config.baseline
+        if baseline is None or baseline >= self.window:
+            return {}, None
+        at = self.start + baseline
+        values = {p: self._quantile_at(q, baseline, at, "rate") for p, q in QUANTILES.items()}
+        return values, baseline.total_seconds()
+
+    def _buckets(self) -> list[BucketPercentiles]:
+        """Percentiles per whole bucket, the last one ending at the window's end."""
+        count = int(self.window / self.bucket)
+        first_end = self.end - (count - 1) * self.bucket
+        per_end: dict[float, dict[str, float | None]] = {}
+        for p, q in QUANTILES.items():
+            expr = f"histogram_quantile({q}, {self._latency(self.bucket, 'rate')})"
+            self.queries.append(expr)
+            for series in self.client.query_range(expr, first_end, self.end, self.bucket):
+                for t, value in series["values"]:
+                    v = sample_value((t, value))
+                    per_end.setdefault(round(float(t), 3), {})[f"{p}_ms"] = v * self.unit_ms if v is not None else None
+        ends = [first_end + i * self.bucket for i in range(count)]
+        return [BucketPercentiles(end=e, **per_end.get(round(e.timestamp(), 3), {})) for e in ends]
+
+    def _series(self, expr: str) -> list[float]:
+        """Values of a one-series ``query_range`` at ``step``, oldest first (steps without data left out)."""
+        self.queries.append(expr)
+        result = self.client.query_range(expr, self.start + self.step, self.end, self.step)
+        if not result:
+            return []
+        values = (sample_value(sample) for sample in result[0]["values"])
+        return [v for v in values if v is not None]
+
+    def _rss_expr(self) -> str:
+        return (
+            f"max(max_over_time({self.config.rss_metric}[{_d(self.step)}]) "
+            f"and on (job, instance) {self.config.requests_metric}{self.selector})"
+        )
+
+    def _scalar(self, expr: str, at: datetime | None = None) -> float | None:
+        self.queries.append(expr)
+        result = self.client.query(expr, at or self.end)
+        return sample_value(result[0]["value"]) if result else None
+
+
+def _credentials(config: PrometheusConfig) -> tuple[str | None, str | None, str | None]:
+    password = config.password.get_secret_value() if config.password else os.environ.get(ENV_PASSWORD)
+    token = config.bearer_token.get_secret_value() if config.bearer_token else os.environ.get(ENV_BEARER_TOKEN)
+    return config.username or os.environ.get(ENV_USERNAME), password or None, token or None
+
+
+def _d(span: timedelta) -> str:
+    """A PromQL duration in whole seconds (PromQL takes no fractions)."""
+    return f"{max(int(span.total_seconds()), 1)}s"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
