@@ -82,7 +82,7 @@ class PredictService:
         return code, json.dumps({"error": message}).encode()
 
     def _record(self, ok: bool, elapsed_ns: int, stamp: datetime, stages, rows: list | None, classes) -> None:
-        self.metrics.observe(ok, elapsed_ns / 1e9)
+        self.metrics.observe(ok, elapsed_ns / 1e9, [ms / 1e3 for ms in stages])
         if self.log_writer is not None:
             status = "ok" if ok else "error"
             request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, classes)

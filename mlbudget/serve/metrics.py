@@ -4,6 +4,8 @@
 
     mlbudget_request_latency_seconds_bucket{model="<budget name>", le="..."}   histogram, ok requests
     mlbudget_requests_total{model="<budget name>", status="ok"|"error"}        counter, every request
+    mlbudget_stage_latency_seconds_bucket{model=..., stage="preprocess"|"inference"|"postprocess", le=...}
+                                                                               histogram, ok requests per stage
     process_resident_memory_bytes, process_cpu_seconds_total, ...             the process collector
 
 Each server owns its own ``CollectorRegistry`` (not the global one), so several
@@ -22,6 +24,11 @@ LATENCY_BUCKETS_MS = (
     7.5, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
 )  # fmt: skip
 """Default latency bucket bounds in ms: 0.1 ms steps up to 1 ms, where CPU micro-batch budgets sit."""
+
+STAGE_LATENCY_METRIC = "mlbudget_stage_latency_seconds"
+"""Histogram of each stage's latency (label ``stage``), successful requests only."""
+STAGES = ("preprocess", "inference", "postprocess")
+"""The stages of a request, in order (the request log's ``<stage>_ms`` columns)."""
 
 _HISTOGRAM_NAME = LATENCY_METRIC.removesuffix("_bucket")
 _COUNTER_NAME = REQUESTS_METRIC.removesuffix("_total")
@@ -65,17 +72,33 @@ class ServerMetrics:
             buckets=list(buckets_s) if buckets_s is not None else latency_buckets(),
             registry=self.registry,
         ).labels(model)
+        stage_histogram = Histogram(
+            STAGE_LATENCY_METRIC,
+            "Server-side latency of each stage of successful POST /predict requests.",
+            [MODEL_LABEL, "stage"],
+            buckets=list(buckets_s) if buckets_s is not None else latency_buckets(),
+            registry=self.registry,
+        )
+        self.stage_latency = [stage_histogram.labels(model, stage) for stage in STAGES]
         counter = Counter(
             _COUNTER_NAME, "POST /predict requests by outcome.", [MODEL_LABEL, "status"], registry=self.registry
         )
         self._ok = counter.labels(model, "ok")
         self._error = counter.labels(model, "error")
 
-    def observe(self, ok: bool, latency_s: float) -> None:
-        """Count one request; successful ones also go into the latency histogram."""
+    def observe(self, ok: bool, latency_s: float, stages_s: Iterable[float] = ()) -> None:
+        """Count one request; successful ones also go into the latency histograms (whole and per stage).
+
+        Args:
+            ok: whether the request succeeded.
+            latency_s: its whole latency.
+            stages_s: the latencies of :data:`STAGES`, in that order (successful requests).
+        """
         if ok:
             self._ok.inc()
             self.latency.observe(latency_s)
+            for histogram, seconds in zip(self.stage_latency, stages_s):
+                histogram.observe(seconds)
         else:
             self._error.inc()
 

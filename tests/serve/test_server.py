@@ -137,6 +137,22 @@ def test_metrics_have_the_histogram_counters_and_process_memory(server):
     assert counts[("process_resident_memory_bytes", ())] > 10e6
 
 
+def test_each_stage_has_its_own_histogram(server):
+    good = rows_body(make_features(3, seed=2).to_dict("records"))
+    for _ in range(4):
+        assert post(server.url + "/predict", good)[0] == 200
+    assert post(server.url + "/predict", b"{}")[0] == 400  # failed requests time no stages
+    counts = metrics(server.url)
+    by_model = (("model", MODEL),)
+    whole = counts[("mlbudget_request_latency_seconds_sum", by_model)]
+    stage_sums = []
+    for stage in ("preprocess", "inference", "postprocess"):
+        labels = (*by_model, ("stage", stage))
+        assert counts[("mlbudget_stage_latency_seconds_count", labels)] == 4, stage
+        stage_sums.append(counts[("mlbudget_stage_latency_seconds_sum", labels)])
+    assert all(s > 0 for s in stage_sums) and sum(stage_sums) <= whole + 1e-9
+
+
 def test_budget_limits_become_bucket_bounds():
     bounds = latency_buckets([0.8, 0.72, 1.0, 0.9, 2.0, 1.8, 0.0])
     assert {0.0008, 0.00072, 0.001, 0.0009, 0.002, 0.0018} <= set(bounds)
