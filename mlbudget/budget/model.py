@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mlbudget.budget.durations import Duration
 
@@ -263,12 +263,13 @@ class SourceSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _plugin_config(cls, data: object) -> object:
+    def _plugin_config(cls, data: object, info: ValidationInfo) -> object:
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             return data  # the field validators report it
         config = {k: v for k, v in data.items() if k not in ("name", "connection")}
         secrets = sorted(SECRET_KEYS & set(config))
-        if secrets:
+        # `mlbudget run --source FILE` is a local file, not the versioned budget: it may carry storage options.
+        if secrets and not (info.context or {}).get("allow_credentials"):
             raise ValueError(
                 f"{', '.join(secrets)}: credentials do not belong in a budget; name an Airflow connection "
                 "in `connection` (its extras become the storage options)"

@@ -6,11 +6,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from mlbudget.cli.common import JSON_OPTION, emit_json, handle_errors, out_console, progress
+from mlbudget.cli.common import JSON_OPTION, emit_json, err_console, handle_errors, out_console, progress
+
+if TYPE_CHECKING:
+    from mlbudget.cycle.context import CycleContext
 
 WORKDIR_OPTION = typer.Option(
     Path(".mlbudget"), "--workdir", help="Local state: cycle directories, default MLflow store."
@@ -27,7 +31,8 @@ WINDOW_END_OPTION = typer.Option(
 SOURCE_OPTION = typer.Option(
     None,
     "--source",
-    help="Metrics source: a YAML/JSON file {name: request_log|simulator, ...} (default: the simulator).",
+    help="Production source overriding the budget's `source`: a YAML/JSON file {name: request_log, ...} "
+    "or {rows: {...}, metrics: {...}}.",
 )
 FAST_OPTION = typer.Option(False, "--fast", help="Tiny demo model and short benchmarks (smoke runs).")
 
@@ -54,8 +59,8 @@ def _source(path: Path | None) -> dict | None:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: not a readable source config ({exc})") from exc
-    if not isinstance(data, dict) or "name" not in data:
-        raise ConfigError(f"{path}: expected a mapping with a 'name' (request_log, simulator, ...)")
+    if not isinstance(data, dict) or not ("name" in data or "rows" in data):
+        raise ConfigError(f"{path}: expected a mapping with a 'name' (request_log, simulator, ...) or 'rows'")
     return data
 
 
@@ -109,13 +114,22 @@ def run_command(
     )
 
 
-def _execute(json_output: bool, *, window_end: str | None, source: Path | None, **fields) -> None:
+def _execute(
+    json_output: bool,
+    *,
+    window_end: str | None,
+    source: Path | None,
+    before: Callable[[CycleContext], None] | None = None,
+    **fields,
+) -> None:
     """Build the cycle context from CLI values, run the cycle with progress, print, exit with its code."""
     from mlbudget.cycle.context import CycleContext
     from mlbudget.cycle.run import run_cycle
 
     with handle_errors():
         ctx = CycleContext(window_end=_window_end(window_end), source=_source(source), triggered_by="cli", **fields)
+        if before is not None:
+            before(ctx)
         with _cycle_progress() as hook:
             outcome = run_cycle(ctx, on_stage=hook)
     _print_outcome(outcome, json_output)
@@ -166,13 +180,21 @@ def demo_command(
     """One full cycle on embedded defaults: local MLflow, the demo model, a drifted and slower simulated window.
 
     The first run trains the demo MLP and registers it as champion; the cycle
-    then detects what the simulated window did, makes candidates, benchmarks
-    them and registers the winner.
+    then detects what the simulated window did (the demo budget names the
+    simulator as its source), makes candidates, benchmarks them and registers
+    the winner.
     """
     from mlbudget.demo.budget import demo_budget_path
 
+    def first_champion(ctx: CycleContext) -> None:
+        from mlbudget.demo.champion import ensure_demo_champion
+
+        err_console.print("[bold cyan]▸ champion[/] the demo MLP, trained and registered unless one is there")
+        ensure_demo_champion(ctx.budget_path, ctx.resolved_tracking_uri(), ctx.workdir, fast=ctx.fast, seed=ctx.seed)
+
     _execute(
         json_output,
+        before=first_champion,
         budget_path=str(demo_budget_path()),
         workdir=str(workdir),
         window_end=window_end,

@@ -1,8 +1,10 @@
 """What one recalibration cycle is asked to do, and where it keeps its files.
 
 A cycle is keyed by its inputs (budget hash, window end, source, forced
-actions, dry-run): the same inputs give the same cycle directory, so a re-run
-or an Airflow clear re-uses what was done and registers nothing twice.
+actions, dry-run) and by a fingerprint of what the source reads for the window:
+the same inputs on the same data give the same cycle directory, so a re-run or
+an Airflow clear re-uses what was done and registers nothing twice, while new
+data (changed files, late labels, a late partition) starts a new cycle.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class CycleContext(BaseModel):
     window_end: datetime | None = None
     """End of the production window (the data interval end); start = end - monitoring.window."""
     source: dict[str, Any] | None = None
-    """Metrics source spec ``{"name": ..., **config}``; default: the production simulator."""
+    """Override of the budget's source: a rows spec ``{"name": ..., **config}`` or ``{"rows": ..., "metrics": ...}``
+    (``mlbudget run --source FILE``); None reads the budget's ``source``."""
     actions: list[str] = Field(default_factory=list)
     """Candidate kinds to force, whatever the findings."""
     reason: str = ""
@@ -57,8 +60,23 @@ class CycleContext(BaseModel):
             return self.tracking_uri
         return f"sqlite:///{Path(self.workdir).resolve() / 'mlflow.db'}"
 
-    def cycle_key(self, budget_sha256: str) -> str:
-        """A short hash of everything that decides the cycle's outcome."""
+    def cycle_key(self, budget_sha256: str, source_fingerprint: str | None = None) -> str:
+        """A short hash of everything that decides the cycle's outcome: the request and the data read.
+
+        Args:
+            budget_sha256: the budget's content hash.
+            source_fingerprint: digest of what the source reads for the window
+                (:func:`mlbudget.cycle.sources.source_fingerprint`); new data gives a new key.
+        """
+        ident = {"request": self.request_key(budget_sha256), "source_fingerprint": source_fingerprint}
+        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+    def request_key(self, budget_sha256: str) -> str:
+        """A short hash of what was asked (budget, window end, source override, actions, ...), data aside.
+
+        Cycles with the same request key and window end differ only in the data they read;
+        a new one links to the earlier one.
+        """
         ident = {
             "budget": budget_sha256,
             "window_end": self.window_end.isoformat() if self.window_end else None,

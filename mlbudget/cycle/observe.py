@@ -13,26 +13,39 @@ from typing import Any
 
 from mlbudget.cycle.context import CycleContext
 from mlbudget.cycle.layout import CycleLayout, read_model, write_json
+from mlbudget.cycle.sources import Credentials
 from mlbudget.cycle.state import CycleState, OpenCycle, open_cycle
 from mlbudget.errors import ConfigError, InputError
 
 
-def prepare(ctx: CycleContext) -> dict[str, Any]:
+def prepare(ctx: CycleContext, credentials: Credentials | None = None) -> dict[str, Any]:
     """Create (or re-open) the cycle directory, fetch the champion, open the MLflow run.
+
+    The cycle key includes a fingerprint of what the source reads for the window, so
+    new data starts a new cycle (linked to the earlier one for the same window end)
+    and unchanged data finds the same cycle again.
+
+    Args:
+        ctx: the cycle's inputs.
+        credentials: fsspec storage options by the connection id a source spec names
+            (the Airflow plugin resolves them from Connections); never stored.
 
     Raises:
         BudgetError: the budget document is invalid.
         DependencyError: MLflow is unreachable.
-        ConfigError: no champion is registered and none can be bootstrapped.
+        ConfigError: no source is named, or no champion is registered (adopt one first).
     """
     from mlbudget.budget.canonical import budget_hash
     from mlbudget.budget.loader import load_budget
+    from mlbudget.cycle.sources import cycle_source, source_fingerprint
 
     if ctx.window_end is None:
         raise ConfigError("cycle context: window_end is required (the end of the production window)")
     budget = load_budget(ctx.budget_path)
     sha = budget_hash(budget)
-    key = ctx.cycle_key(sha)
+    start = ctx.window_end - budget.monitoring.window
+    fingerprint = source_fingerprint(cycle_source(ctx, budget), start, ctx.window_end, credentials, budget)
+    key = ctx.cycle_key(sha, fingerprint["digest"])
     ctx = ctx.model_copy(update={"workdir": str(Path(ctx.workdir).resolve())})
     layout = CycleLayout(Path(ctx.workdir) / "cycles" / budget.name / f"{ctx.window_end:%Y%m%dT%H%M}-{key[:8]}")
     if layout.state.exists():
@@ -40,13 +53,16 @@ def prepare(ctx: CycleContext) -> dict[str, Any]:
     layout.root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ctx.budget_path, layout.budget)
     write_json(layout.context, ctx)
-    state = _settle(ctx, budget, sha, key, layout)
+    state = _settle(ctx, budget, sha, key, layout, fingerprint)
     write_json(layout.state, state)
     return _prepared_summary(open_cycle(layout.root))
 
 
-def _settle(ctx: CycleContext, budget, sha: str, key: str, layout: CycleLayout) -> CycleState:
+def _settle(
+    ctx: CycleContext, budget, sha: str, key: str, layout: CycleLayout, fingerprint: dict[str, Any]
+) -> CycleState:
     from mlbudget.cycle.champion import fetch_champion
+    from mlbudget.cycle.sources import earlier_cycle
     from mlbudget.registry.store import MlflowRegistry
 
     uri = ctx.resolved_tracking_uri()
@@ -54,9 +70,12 @@ def _settle(ctx: CycleContext, budget, sha: str, key: str, layout: CycleLayout) 
     registry.check_reachable()
     champion = fetch_champion(ctx, budget, registry, layout)
     start = ctx.window_end - budget.monitoring.window
+    request_key = ctx.request_key(sha)
+    previous = earlier_cycle(layout.root, request_key)
     run_id = None
     if not ctx.dry_run:
-        run_id = registry.start_cycle(budget, str(layout.budget), sha, key, tags=_audit_tags(ctx, start))
+        tags = {**_audit_tags(ctx, start), **_data_tags(fingerprint, previous)}
+        run_id = registry.start_cycle(budget, str(layout.budget), sha, key, tags=tags)
     return CycleState(
         cycle_key=key,
         budget_name=budget.name,
@@ -68,7 +87,24 @@ def _settle(ctx: CycleContext, budget, sha: str, key: str, layout: CycleLayout) 
         champion_sha256=champion.sha256,
         window_start=start.isoformat(),
         window_end=ctx.window_end.isoformat(),
+        request_key=request_key,
+        source_fingerprint=fingerprint,
+        previous_cycle=previous,
     )
+
+
+def _data_tags(fingerprint: dict[str, Any], previous: dict[str, str] | None) -> dict[str, str]:
+    rows = fingerprint.get("rows") or {}
+    tags = {"mlbudget.source_fingerprint": fingerprint["digest"]}
+    for name in ("rows", "labelled_rows"):
+        if rows.get(name) is not None:
+            tags[f"mlbudget.source_{name}"] = str(rows[name])
+    if previous:
+        # New data for a window already judged: say which cycle this one supersedes.
+        tags["mlbudget.previous_cycle_key"] = previous["cycle_key"]
+        if previous["run_id"]:
+            tags["mlbudget.previous_cycle_run_id"] = previous["run_id"]
+    return tags
 
 
 def _audit_tags(ctx: CycleContext, start) -> dict[str, str]:
@@ -93,19 +129,30 @@ def _prepared_summary(cycle: OpenCycle) -> dict[str, Any]:
     }
 
 
-def pull(cycle_dir: str) -> dict[str, Any]:
-    """Fetch the production window from the cycle's metrics source."""
+def pull(cycle_dir: str, credentials: Credentials | None = None) -> dict[str, Any]:
+    """Fetch the production window from the cycle's source: only the window's rows and the needed columns.
+
+    Args:
+        cycle_dir: the prepared cycle.
+        credentials: fsspec storage options by connection id, as for :func:`prepare`.
+
+    Raises:
+        InputError: the source has no rows for the window, or its data changed since ``prepare``
+            (run the cycle again: new data makes a new cycle).
+    """
     from datetime import datetime
 
-    from mlbudget.cycle.defaults import resolve_source
-    from mlbudget.sources.base import build_source
+    from mlbudget.cycle.sources import build_window_source, cycle_source, feature_columns, fetch_rows
     from mlbudget.sources.window import ProductionWindow
 
     cycle = open_cycle(cycle_dir)
     if not cycle.layout.window.exists():
-        source = build_source(resolve_source(cycle.ctx, cycle.layout))
+        source = cycle_source(cycle.ctx, cycle.budget)
+        fetcher = build_window_source(source, credentials, cycle.layout.champion, cycle.budget)
         start = datetime.fromisoformat(cycle.state.window_start)
-        window = source.fetch(start, datetime.fromisoformat(cycle.state.window_end), cycle.layout.window_dir)
+        end = datetime.fromisoformat(cycle.state.window_end)
+        window = fetch_rows(fetcher, start, end, cycle.layout.window_dir, feature_columns(cycle.layout.champion))
+        _check_same_data(cycle.state, window)
         write_json(cycle.layout.window, window)
     window = read_model(cycle.layout.window, ProductionWindow)
     return {
@@ -114,7 +161,20 @@ def pull(cycle_dir: str) -> dict[str, Any]:
         "start": window.start.isoformat(),
         "end": window.end.isoformat(),
         "path": window.path,
+        "metrics_path": window.metrics_path,
     }
+
+
+def _check_same_data(state: CycleState, window) -> None:
+    """The rows fetched are the rows fingerprinted when the cycle was keyed (or the key would lie)."""
+    counted = (state.source_fingerprint or {}).get("rows") or {}
+    for name, got in (("rows", window.rows), ("labelled_rows", window.labelled_rows)):
+        expected = counted.get(name)
+        if expected is not None and expected != got:
+            raise InputError(
+                f"the source's data for {window.interval} changed after the cycle was keyed ({name}: "
+                f"{expected} when keyed, {got} now); run the cycle again to judge the new data"
+            )
 
 
 def validate(cycle_dir: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +28,12 @@ class CycleState(BaseModel):
     champion_sha256: str
     window_start: str
     window_end: str
+    request_key: str | None = None
+    """The cycle key without the data: cycles with the same request key and window end differ in data only."""
+    source_fingerprint: dict[str, Any] | None = None
+    """What the source read for the window (digest, rows, labelled rows per part): part of the cycle key."""
+    previous_cycle: dict[str, str] | None = None
+    """The earlier cycle for the same request and window end, when new data started this one."""
 
 
 @dataclass

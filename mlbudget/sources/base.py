@@ -52,6 +52,20 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SourceFingerprint(BaseModel):
+    """A cheap summary of what a source reads for one window (part of the cycle key)."""
+
+    model_config = ConfigDict(extra="forbid")
+    digest: str
+    """sha256 over what was read: file paths, sizes and etags or mtimes, or the rows themselves."""
+    rows: int | None = None
+    """Rows in the window, when the source counted them."""
+    labelled_rows: int | None = None
+    """Rows in the window with a label, when the source counted them (late labels change it)."""
+    files: int | None = None
+    """Files that hold rows of the window, for file-based sources."""
+
+
 class MetricsSource(Plugin, ABC):
     """Pulls one production window and writes it as normalised rows."""
 
@@ -95,6 +109,27 @@ class MetricsSource(Plugin, ABC):
         The default takes nothing; a cycle calls it before fetching.
         """
         return self
+
+    def fingerprint(self, start: datetime, end: datetime) -> SourceFingerprint:
+        """What this source would read for ``[start, end)``, cheaply: it is part of the cycle key.
+
+        New data for the window (changed files, late labels, a late partition) must change
+        it; reading the same data again must not. Override it with something cheaper than
+        a fetch (file sizes and mtimes or etags, a count query); this default fetches the
+        window into a temporary folder and hashes its rows.
+
+        Raises:
+            InputError: as :meth:`fetch`.
+        """
+        import hashlib
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mlbudget-fingerprint-") as tmp:
+            window = self.fetch(start, end, Path(tmp))
+            digest = hashlib.sha256()
+            for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+                digest.update(str(path.relative_to(tmp)).encode() + b"\0" + path.read_bytes())
+        return SourceFingerprint(digest=digest.hexdigest(), rows=window.rows, labelled_rows=window.labelled_rows)
 
     def fetch_metrics(self, start: datetime, end: datetime) -> WindowMetrics:
         """The window's aggregated metrics (latency histogram, counters, memory), for sources that keep them.

@@ -33,7 +33,14 @@ from pydantic import Field, model_validator
 
 from mlbudget.errors import InputError
 from mlbudget.models.bundle import ModelBundle
-from mlbudget.sources.base import MEMORY_COLUMN, MetricsSource, SourceConfig, check_interval, write_window
+from mlbudget.sources.base import (
+    MEMORY_COLUMN,
+    MetricsSource,
+    SourceConfig,
+    SourceFingerprint,
+    check_interval,
+    write_window,
+)
 from mlbudget.sources.window import (
     LABEL,
     LATENCY,
@@ -135,6 +142,15 @@ class SimulatorSource(MetricsSource):
                 f"(expected at least 1; raise rps above {self.config.rps:g})"
             )
         return write_window(frame, out_dir, self.name, start, end)
+
+    def fingerprint(self, start: datetime, end: datetime) -> SourceFingerprint:
+        """The simulator reads nothing: its rows follow from its config and the window, so they are the digest."""
+        import hashlib
+        import json
+
+        start, end = check_interval(start, end)
+        ident = {"config": self.config.model_dump(mode="json"), "start": start.isoformat(), "end": end.isoformat()}
+        return SourceFingerprint(digest=hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest())
 
 
 def simulate_requests(

@@ -35,12 +35,18 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 @task(multiple_outputs=True)
 def prepare(budget: str, config_dir: str, default_workdir: str, **context: Any) -> dict[str, Any]:
-    """Open (or reopen) the cycle directory for this run's window; bootstrap the demo champion if needed."""
+    """Open (or reopen) the cycle directory for this run's window, keyed by what the budget's source holds.
+
+    The budget's ``source`` says where the window comes from; the storage options of the
+    connections it names are resolved here and never stored. No champion fails the task
+    with a line that names ``mlbudget adopt``.
+    """
     from pathlib import Path
 
     from mlbudget.cycle.context import CycleContext
     from mlbudget_airflow.mlflow_hook import MlflowHook
     from mlbudget_airflow.stage_calls import fast_mode, trigger_audit, workdir
+    from mlbudget_airflow.storage_hook import source_credentials
 
     params = context.get("params") or {}
     ctx = CycleContext(
@@ -52,13 +58,15 @@ def prepare(budget: str, config_dir: str, default_workdir: str, **context: Any) 
         fast=fast_mode(),
         **trigger_audit(context),
     )
-    return run_stage("prepare", ctx)
+    return run_stage("prepare", ctx, source_credentials(ctx.budget_path))
 
 
 @task
 def pull(cycle_dir: str) -> dict[str, Any]:
-    """Pull the production window into the cycle directory."""
-    return run_stage("pull", cycle_dir)
+    """Pull the production window from the budget's source into the cycle directory."""
+    from mlbudget_airflow.storage_hook import cycle_credentials
+
+    return run_stage("pull", cycle_dir, cycle_credentials(cycle_dir))
 
 
 @task

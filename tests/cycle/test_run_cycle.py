@@ -63,6 +63,10 @@ def _aliases(workdir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def first(budget_path, workdir):
+    from mlbudget.demo.champion import ensure_demo_champion
+
+    # What `mlbudget demo` does first: a cycle never registers a model of its own accord.
+    assert ensure_demo_champion(budget_path, f"sqlite:///{workdir / 'mlflow.db'}", workdir, fast=True) == "1"
     return run_cycle(_ctx(budget_path, workdir, reason="first"))
 
 

@@ -37,6 +37,11 @@ def on_demand(airflow_db, reuse_execution_api, tracking_uri):
         "AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": tracking_uri}})
     )
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from mlbudget.demo.champion import ensure_demo_champion
+
+    # The demo champion, registered as `mlbudget demo` does; the DAG never trains one.
+    budgets = Path(os.environ["MLBUDGET_CONFIG_DIR"])
+    ensure_demo_champion(budgets / "demo.yaml", tracking_uri, Path(os.environ["MLBUDGET_WORKDIR"]), fast=True)
     yield _run
     mp.undo()
 
@@ -102,7 +107,7 @@ def test_cycle_registers_a_version_with_budget_tags(first, tracking_uri):
     assert states["benchmark__cpu-4core"] == "skipped"  # routed to the demo budget's queue, cpu
     assert any(k.startswith("generate_fp32[retrain") for k in states), states
     assert any(k.startswith("benchmark__cpu[") and "champion" in k for k in states), states
-    # the bootstrapped champion (version 1) and the promoted winner
+    # the demo champion registered before the run (version 1) and the promoted winner
     assert len(versions) == 2, versions
     assert aliases == {"champion": "2", "previous-champion": "1"}
     tags = versions["2"]

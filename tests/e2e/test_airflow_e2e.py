@@ -232,6 +232,10 @@ def test_on_demand_run_through_the_rest_api_registers_a_version(stack, api):
     assert refused.status_code == 400, refused.text
     assert _dag_runs(stack, api) == []  # an invalid conf creates no run
 
+    from mlbudget.demo.champion import ensure_demo_champion
+
+    # The demo champion, registered as `mlbudget demo` does; the DAG never trains one.
+    ensure_demo_champion(stack.home / "budgets" / "demo.yaml", stack.mlflow, stack.home / "work", fast=True)
     conf = {"budget": "demo", "reason": "e2e: REST trigger", "actions": []}
     reply = api.post(f"{base}/dagRuns", json={"logical_date": "2026-11-01T00:00:00Z", "conf": conf}, timeout=30)
     assert reply.status_code == 200, reply.text

@@ -1,0 +1,71 @@
+"""The demo's first champion: the demo MLP, trained on its synthetic reference data and registered.
+
+Only ``mlbudget demo`` (and tests that stand in for it) call this; a cycle
+never trains or registers a model of its own accord.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def demo_model_options(fast: bool) -> dict[str, Any]:
+    """Training settings of the demo MLP: the tiny fast profile, or the defaults."""
+    if fast:
+        return {"rows": 4000, "hidden": (64, 32), "epochs": 4}
+    return {}
+
+
+def ensure_demo_champion(
+    budget_path: str | Path, tracking_uri: str, workdir: str | Path, *, fast: bool = False, seed: int = 0
+) -> str | None:
+    """Train the demo MLP and register it as champion, unless the budget's model already has one.
+
+    Args:
+        budget_path: the demo budget (its ``name`` is the registered model).
+        tracking_uri: MLflow tracking URI.
+        workdir: local state; the bundle is trained into ``<workdir>/bootstrap/<name>``.
+        fast: the tiny model of the fast profile.
+        seed: data and training seed.
+
+    Returns:
+        The version registered, or None when a champion was already there.
+
+    Raises:
+        DependencyError: MLflow is unreachable.
+    """
+    from mlbudget.budget.loader import load_budget
+    from mlbudget.demo.model import train_demo_champion
+    from mlbudget.registry.store import MlflowRegistry
+
+    budget = load_budget(budget_path)
+    registry = MlflowRegistry(tracking_uri)
+    registry.check_reachable()
+    with tempfile.TemporaryDirectory(prefix="mlbudget-champion-") as tmp:
+        if registry.champion(budget.name, tmp) is not None:
+            return None
+    out = Path(workdir) / "bootstrap" / budget.name
+    candidate = train_demo_champion(out, seed=seed, **demo_model_options(fast))
+    return register_demo_champion(candidate.bundle_dir, budget_path, tracking_uri)
+
+
+def register_demo_champion(bundle_dir: str | Path, budget_path: str | Path, tracking_uri: str) -> str:
+    """Register the trained demo bundle as the budget's champion.
+
+    Returns:
+        The registered version.
+    """
+    from mlbudget.budget.canonical import budget_hash
+    from mlbudget.budget.loader import load_budget
+    from mlbudget.registry.store import MlflowRegistry
+
+    budget = load_budget(budget_path)
+    return MlflowRegistry(tracking_uri).register_initial(
+        bundle_dir,
+        budget,
+        budget_hash(budget),
+        reason="initial champion: demo model trained on reference data",
+        budget_path=budget_path,
+    )
