@@ -7,7 +7,7 @@
 # dags/, plugins/ and configs/ are copied in (so the image runs on its own, e.g. under the
 # KubernetesExecutor) and bind-mounted over by docker-compose.yml for local editing.
 
-ARG AIRFLOW_VERSION=3.2.2
+ARG AIRFLOW_VERSION=3.3.2
 ARG PYTHON_VERSION=3.11
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 
@@ -27,15 +27,13 @@ WORKDIR /opt/mlbudget
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
 
 # Dependencies before the code, so editing mlbudget/ does not reinstall them.
-# Pins: fastapi<0.156.1 and svcs<26 keep Airflow 3.2's Execution API working (newer ones break
-# its discriminated TI-state payload and its in-process lifespan); asyncpg is Airflow's async
-# Postgres driver; the celery provider runs the workers.
+# The airflow extra pins Airflow itself and adds asyncpg (Airflow's async Postgres driver) and the
+# celery provider (the workers); docs/airflow.md says why each pin is there.
 COPY --chown=airflow:0 pyproject.toml README.md ./
 COPY --chown=airflow:0 mlbudget ./mlbudget
 RUN pip install --no-cache-dir \
       "apache-airflow[celery,postgres]==${AIRFLOW_VERSION}" \
-      ".[airflow]" \
-      "fastapi<0.156.1" "svcs>=25.1,<26" asyncpg
+      ".[airflow]"
 
 COPY --chown=airflow:0 dags ./dags
 COPY --chown=airflow:0 plugins ./plugins

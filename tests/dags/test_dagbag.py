@@ -92,7 +92,7 @@ def _parse_in_fresh_interpreter(env: dict[str, str], dag_file: str) -> dict:
         from airflow.dag_processing.dagbag import DagBag
         before = set(sys.modules)
         t = time.perf_counter()
-        bag = DagBag(dag_folder={dag_file!r}, include_examples=False)
+        bag = DagBag(dag_folder={dag_file!r})
         seconds = time.perf_counter() - t
         new = set(sys.modules) - before
         print(json.dumps({{

@@ -30,7 +30,7 @@ def tracking_uri(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def on_demand(airflow_db, reuse_execution_api, tracking_uri):
+def on_demand(airflow_db, tracking_uri):
     """Runs of the on-demand DAG, with ``mlflow_default`` pointing at this module's MLflow store."""
     mp = pytest.MonkeyPatch()
     mp.setenv(
@@ -91,7 +91,7 @@ def _run(conf: dict, logical_date: datetime = WINDOW_END, dag_id: str = "mlbudge
     from airflow.dag_processing.dagbag import DagBag
 
     dag_file = DAG_FILE if dag_id == "mlbudget_on_demand" else DAG_FILE.with_name("mlbudget_recalibrate.py")
-    bag = DagBag(dag_folder=str(dag_file), include_examples=False)
+    bag = DagBag(dag_folder=str(dag_file))
     return bag.dags[dag_id].test(run_conf=conf, logical_date=logical_date)
 
 
