@@ -77,6 +77,7 @@ def move_aliases(
     *,
     budget_sha256: str | None = None,
     at: datetime | None = None,
+    version: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Move aliases of ``model_name`` to ``after`` recoverably, recorded as one ledger entry.
@@ -89,6 +90,7 @@ def move_aliases(
         reason: why, in words (at most 4000 characters).
         budget_sha256: budget document hash recorded with the entry.
         at: time recorded (default now).
+        version: the version the entry is about (default: the champion after the move).
         fields: more ledger fields (``actor``, ``run_id``, ``budget_name``, ``budget_version``, ``detail``).
 
     Returns:
@@ -104,7 +106,7 @@ def move_aliases(
     before = {k: v for k, v in store.aliases(model_name).items() if k in MOVED_ALIASES}
     entry = make_entry(
         action,
-        after.get(T.CHAMPION, before.get(T.CHAMPION)),
+        version or after.get(T.CHAMPION, before.get(T.CHAMPION)),
         before.get(T.CHAMPION),
         reason,
         budget_sha256,
@@ -202,8 +204,8 @@ def reject(
     recover_moves(store, model_name)
     current = store.aliases(model_name)
     after: dict[str, str | None] = {T.CHALLENGER: None} if current.get(T.CHALLENGER) == version else {}
-    entry = move_aliases(store, model_name, "reject", after, reason, budget_sha256=budget_sha256, at=at, **fields)
-    return entry
+    fields = _budget_fields(store, model_name, version, {**fields, "budget_sha256": budget_sha256})
+    return move_aliases(store, model_name, "reject", after, reason, at=at, version=version, **fields)
 
 
 def approve(store: VersionStore, model_name: str, version: str, reason: str, **fields: Any) -> dict[str, Any] | None:
