@@ -1,4 +1,4 @@
-"""``mlbudget budget``: validate, hash, diff budget documents and export their schema.
+"""``mlbudget budget``: validate, hash, diff budget documents; export their schema, alert rules and dashboard.
 
 Results go to stdout; per-file "ok" lines and problems go to stderr. Exit codes
 follow :mod:`mlbudget.cli.common`: 0 ok, 2 invalid budget or bad input.
@@ -151,3 +151,27 @@ def prom_rules(
         typer.echo(rules_text(budget), nl=False)
         return
     typer.echo(f"wrote {write_rules(budget, output)}", err=True)
+
+
+_DASHBOARD_OUTPUT_OPTION = typer.Option(
+    None, "--output", "-o", help="Dashboard file to write (default: configs/grafana/<name>.json)."
+)
+_DASHBOARD_STDOUT_OPTION = typer.Option(False, "--stdout", help="Print the dashboard JSON on stdout instead.")
+
+
+@budget_app.command("dashboard")
+def dashboard(
+    file: Path = _FILE_ARGUMENT,
+    output: Path | None = _DASHBOARD_OUTPUT_OPTION,
+    stdout: bool = _DASHBOARD_STDOUT_OPTION,
+) -> None:
+    """Write a Grafana dashboard (p50/p95/p99 against limit and warn lines, errors, RSS, throughput, stages)."""
+    from mlbudget.budget.grafana import dashboard_text, write_dashboard
+    from mlbudget.budget.loader import load_budget
+
+    with handle_errors():
+        budget = load_budget(file)
+    if stdout:
+        typer.echo(dashboard_text(budget), nl=False)
+        return
+    typer.echo(f"wrote {write_dashboard(budget, output)}", err=True)

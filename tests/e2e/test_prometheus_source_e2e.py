@@ -3,7 +3,8 @@
 Reuses the stack of ``test_prometheus_e2e`` (server and Prometheus on loopback,
 1 s scrapes). About 10 s of load at 40 requests/s; the source reads the window
 with 4 s buckets, and its figures must agree with the request log's within the
-histogram's resolution.
+histogram's resolution. Every panel query of the budget's Grafana dashboard
+returns data from the same Prometheus.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlbudget.budget.grafana import panel_queries
 from mlbudget.budget.loader import load_budget_text
 from mlbudget.detection.detect import detect
 from mlbudget.serve.log_writer import FILE_PATTERN
@@ -112,3 +114,14 @@ def test_prometheus_figures_agree_with_the_request_log(stack, tmp_path):  # noqa
     assert latency.details["limit_between_buckets"] is True and "prometheus histogram" in latency.message
     assert latency.actual == summary.percentiles["p95"]
     assert report.drift is not None and report.drift.current_rows == len(frame)
+
+    # The dashboard's queries run on this Prometheus and return data ($__rate_interval is Grafana's).
+    for title, exprs in panel_queries(stack["budget"]).items():
+        for expr in exprs:
+            result = _query(stack["prom"], expr.replace("$__rate_interval", "1m"))
+            values = [float(r["value"][1]) for r in result]
+            assert values and all(np.isfinite(v) and v >= 0 for v in values), (title, expr, result)
+    stages = _query(
+        stack["prom"], panel_queries(stack["budget"])["p95 latency per stage"][0].replace("$__rate_interval", "1m")
+    )
+    assert {r["metric"]["stage"] for r in stages} == {"preprocess", "inference", "postprocess"}
