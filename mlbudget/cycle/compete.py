@@ -145,15 +145,97 @@ def load_reports(cycle: OpenCycle) -> dict[str, Any]:
     }
 
 
+def finalist_names(cycle: OpenCycle) -> list[str]:
+    """The champion (when benchmarked) and every challenger whose benchmark fits the budget."""
+    from mlbudget.selection.limits import check_limits
+
+    reports = load_reports(cycle)
+    candidates = {n: c for n, c in load_candidates(cycle).items() if n in reports}
+    champion = next((c for c in candidates.values() if c.is_champion), None)
+    champ_report = reports.get(champion.name) if champion else None
+    names = [champion.name] if champion else []
+    return names + [
+        n
+        for n, c in candidates.items()
+        if not c.is_champion and not check_limits(reports[n], cycle.budget, champ_report)
+    ]
+
+
+def finals(cycle_dir: str) -> dict[str, Any]:
+    """Re-measure the finalists (the challengers that fit, and the champion) interleaved over several rounds.
+
+    Each round runs every finalist once, in its own process, at the budget's
+    deciding concurrency levels; an unstable run is measured again, then set
+    aside (see :mod:`mlbudget.selection.finals`). Nothing is measured when no
+    challenger fits.
+    """
+    from mlbudget.selection.finals import Finals
+
+    cycle = open_cycle(cycle_dir)
+    if not cycle.layout.finals.exists():
+        write_json(cycle.layout.finals, _run_finals(cycle))
+    result = read_model(cycle.layout.finals, Finals)
+    return {
+        "finalists": {f.name: f.median for f in result.finalists},
+        "excluded": {f.name: f.excluded for f in result.finalists if f.excluded},
+        "note": result.note,
+    }
+
+
+def _run_finals(cycle: OpenCycle):
+    from mlbudget.benchmark.repeated import measure_interleaved
+    from mlbudget.benchmark.runner import BenchmarkItem
+    from mlbudget.cycle.defaults import finals_settings
+    from mlbudget.models.bundle import ModelBundle
+    from mlbudget.selection.finals import Finals, deciding_levels, min_stable_rounds, summarise_finals
+
+    budget = cycle.budget
+    names = finalist_names(cycle)
+    candidates = load_candidates(cycle)
+    settings, rounds = finals_settings(cycle.ctx.fast)
+    levels = deciding_levels(budget)
+    if not any(not candidates[n].is_champion for n in names):
+        return Finals(
+            objective=budget.promotion.objective,
+            repetitions=0,
+            min_stable=0,
+            deciding_levels=levels,
+            finalists=[],
+            note="no challenger fits the budget, so nothing was measured again",
+        )
+    items = [BenchmarkItem(name=n, model_path=str(ModelBundle(candidates[n].bundle_dir).onnx_path)) for n in names]
+    load = budget.load.model_copy(update={"concurrency": levels})
+    runs = measure_interleaved(items, budget.hardware, load, settings, repetitions=rounds, retries=1, deciding=levels)
+    note = (
+        f"{len(names)} finalists measured again in {rounds} interleaved rounds (each run a fresh process) at "
+        f"concurrency {', '.join(map(str, levels))}; an unstable run was measured once more, then set aside; "
+        f"a finalist needs {min_stable_rounds(rounds)} stable rounds"
+    )
+    return summarise_finals(runs, budget, load_reports(cycle), rounds, note=note)
+
+
+def load_finals(cycle: OpenCycle):
+    """The finals of the cycle, or None before they ran."""
+    from mlbudget.selection.finals import Finals
+
+    return read_model(cycle.layout.finals, Finals) if cycle.layout.finals.exists() else None
+
+
 def select(cycle_dir: str) -> dict[str, Any]:
-    """Pick the winner among benchmarked candidates (the champion stays on a tie)."""
+    """Pick the winner among benchmarked candidates, from the finals (the champion stays on a tie).
+
+    Runs the finals first when they have not run (so a scheduler that calls
+    ``select`` straight after the benchmarks gets them too).
+    """
     from mlbudget.selection.decision import Decision
     from mlbudget.selection.select import select_winner
 
     cycle = open_cycle(cycle_dir)
     if not cycle.layout.decision.exists():
+        finals(cycle_dir)
         reports = load_reports(cycle)
         candidates = [c for n, c in load_candidates(cycle).items() if n in reports]
-        write_json(cycle.layout.decision, select_winner(candidates, reports, cycle.budget))
+        decision = select_winner(candidates, reports, cycle.budget, finals=load_finals(cycle))
+        write_json(cycle.layout.decision, decision)
     decision = read_model(cycle.layout.decision, Decision)
     return {"winner": decision.winner, "promote": decision.promote, "rationale": decision.rationale}

@@ -28,3 +28,33 @@ def benchmark_settings(fast: bool):
     if fast:
         return BenchmarkSettings(warmup_calls=20, warmup_seconds=0.0, window_seconds=0.1, min_samples=50, max_windows=3)
     return BenchmarkSettings()
+
+
+FINALS_ROUNDS = 5
+"""Rounds of the finals: with 5 the range of the rounds covers the median with 94 %."""
+FAST_FINALS_ROUNDS = 3
+FINALS_TOLERANCE = 0.2
+
+
+def finals_settings(fast: bool):
+    """Measurement settings of one finals run, and the number of rounds.
+
+    Longer windows than the fast screening, and three windows need agree within
+    20 % rather than 10 %, so that a run on a shared machine can count as stable
+    (measured on a 2-core VM at load 8: 10 % held in 6 of 16 runs, 20 % in 15 of
+    16); the run-to-run noise is carried by the spread between rounds.
+    Accuracy is not measured again.
+    """
+    from mlbudget.benchmark.runner import BenchmarkSettings
+
+    if fast:
+        settings = BenchmarkSettings(
+            warmup_calls=20,
+            warmup_seconds=0.05,
+            window_seconds=0.15,
+            min_samples=100,
+            max_windows=8,
+            stability_tolerance=FINALS_TOLERANCE,
+        )
+        return settings, FAST_FINALS_ROUNDS
+    return BenchmarkSettings(max_windows=10, stability_tolerance=FINALS_TOLERANCE), FINALS_ROUNDS

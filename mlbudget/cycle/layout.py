@@ -8,6 +8,7 @@
   data/calibration.parquet  fresh.parquet  holdout.parquet
   candidates/<name>/        one bundle per candidate, plus candidate.json
   benchmarks/<name>.json
+  finals.json               the finalists re-measured over several rounds
   decision.json  registry.json
   report/report.html  report/report.json
 """
@@ -45,6 +46,7 @@ class CycleLayout:
     data = property(lambda self: self.root / "data")
     candidates = property(lambda self: self.root / "candidates")
     benchmarks = property(lambda self: self.root / "benchmarks")
+    finals = property(lambda self: self.root / "finals.json")
     decision = property(lambda self: self.root / "decision.json")
     registry = property(lambda self: self.root / "registry.json")
     report_dir = property(lambda self: self.root / "report")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget.cycle.context import CycleContext
 
-Status = Literal["promoted", "challenger", "kept", "no_fit", "invalid_window", "dry_run"]
+Status = Literal["promoted", "challenger", "awaiting_approval", "kept", "no_fit", "invalid_window", "dry_run"]
 StageHook = Callable[[str, str], None]
 """Called as ``hook(stage, detail)`` when a stage starts (for progress output)."""
 
@@ -48,7 +48,8 @@ class CycleOutcome(BaseModel):
 
 
 def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None) -> CycleOutcome:
-    """Run prepare -> pull -> validate -> detect -> plan -> generate -> benchmark -> select -> register -> report.
+    """Run prepare -> pull -> validate -> detect -> plan -> generate -> benchmark -> finals -> select -> register
+    -> report.
 
     Stops after validation when the window is invalid (recorded, reported) and
     after planning on a dry run.
@@ -92,6 +93,8 @@ def _compete(cycle_dir: str, plan: dict[str, Any], hook: StageHook) -> None:
     for name in stages.candidate_names(cycle_dir):
         hook("benchmark", name)
         stages.benchmark(cycle_dir, name)
+    hook("finals", "fitting candidates and the champion, measured again in interleaved rounds")
+    stages.finals(cycle_dir)
     hook("select", "budget, Pareto front, champion")
     stages.select(cycle_dir)
 

@@ -4,16 +4,20 @@ Each takes and returns small JSON (the cycle directory is the hand-off), so an
 Airflow task body is one call here and XCom stays tiny.
 """
 
-from mlbudget.cycle.compete import benchmark, candidate_names, generate, select
+from mlbudget.cycle.approval import approval_request, decide
+from mlbudget.cycle.compete import benchmark, candidate_names, finals, generate, select
 from mlbudget.cycle.observe import detect, plan, prepare, pull, validate
 from mlbudget.cycle.publish import register, report
 from mlbudget.cycle.run import CycleOutcome, run_cycle
 
 __all__ = [
     "CycleOutcome",
+    "approval_request",
     "benchmark",
     "candidate_names",
+    "decide",
     "detect",
+    "finals",
     "generate",
     "plan",
     "prepare",

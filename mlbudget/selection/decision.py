@@ -15,6 +15,8 @@ class CandidateVerdict(BaseModel):
     objective: float | None = None
     pareto: bool = False
     """On the Pareto front of (latency, size, memory, accuracy) among fitting candidates."""
+    excluded: str | None = None
+    """Why the candidate took no part in the decision although it fits (an unstable re-measurement)."""
 
 
 class Decision(BaseModel):

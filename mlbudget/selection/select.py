@@ -1,19 +1,28 @@
-"""Choose the winner of a cycle: drop what breaks the budget, then compare.
+"""Choose the winner of a cycle: drop what breaks the budget, then compare beyond noise.
 
 Rules, in order:
 
-1. A candidate that breaks any limit (see :func:`check_limits`) is out.
-2. Among the fitting ones the objective (``budget.promotion.objective``,
-   latency percentiles at ``limits.latency.concurrency``) ranks them; it is
-   minimised except for throughput and accuracy. The Pareto front over
-   (p95, size, peak RSS, -accuracy) is marked on the verdicts.
-3. A fitting champion stays unless the best challenger beats it by more than
-   ``min_improvement`` (relative) *and* beyond noise: for latency objectives
-   the challenger's p95 confidence interval must lie wholly below the
-   champion's. Without intervals the point estimates decide, and the
-   rationale says so. A tie keeps the champion.
-4. A champion that breaks the budget loses to the best fitting challenger.
-5. When nothing fits there is no winner; the rationale names the closest
+1. A candidate that breaks any limit (see :func:`check_limits`) is out. With
+   finals (:mod:`mlbudget.selection.finals`), the finalists are judged on their
+   re-measured figures, and a finalist whose rounds stayed unstable is excluded
+   with its reason: an unstable measurement never decides.
+2. The objective (``budget.promotion.objective``, latency percentiles at
+   ``limits.latency.concurrency``) compares the fitting ones; it is minimised
+   except for throughput and accuracy. One candidate *beats* another only when
+   it is better by more than ``promotion.min_improvement`` (relative) *and*
+   beyond noise: the finals' intervals (the spread between rounds) do not
+   overlap. Without finals the p95 confidence intervals of one run are used
+   for a p95 objective, and the point estimates otherwise (the rationale says so).
+   The Pareto front over (p95, size, peak RSS, accuracy) is marked on the verdicts.
+3. Among the challengers that nothing beats (they are tied), the winner is the
+   smallest model, then the one with fewer lineage steps, then the first by name:
+   the same measurements always give the same winner.
+4. A fitting champion stays unless a challenger beats it; it is then replaced
+   by the tie-break winner among the challengers that beat it. A tie keeps the
+   champion, and so does a champion whose own re-measurement was unstable.
+5. A champion that breaks the budget loses to the tie-break winner among the
+   fitting challengers.
+6. When nothing fits there is no winner; the rationale names the closest
    candidate (fewest breaches, then best objective) and its breaches.
 """
 
@@ -23,10 +32,12 @@ from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate
 from mlbudget.selection.decision import CandidateVerdict, Decision
+from mlbudget.selection.finals import Finals, Measure, beats, improvement, tie_break_key
 from mlbudget.selection.limits import check_limits
 
 MAXIMISED = frozenset({"throughput_rps", "accuracy"})
 LATENCY_OBJECTIVES = frozenset({"p50_ms", "p95_ms", "p99_ms"})
+TIE_BREAK = "smaller size, then fewer lineage steps, then name"
 
 
 def objective_value(report: BenchmarkReport, budget: Budget) -> float | None:
@@ -39,20 +50,31 @@ def objective_value(report: BenchmarkReport, budget: Budget) -> float | None:
     return None if value is None else float(value)
 
 
-def select_winner(candidates: list[Candidate], reports: dict[str, BenchmarkReport], budget: Budget) -> Decision:
+def select_winner(
+    candidates: list[Candidate],
+    reports: dict[str, BenchmarkReport],
+    budget: Budget,
+    finals: Finals | None = None,
+) -> Decision:
     """Pick the candidate to serve next, or keep the champion, or none.
 
     Args:
         candidates: every candidate of the cycle, the champion included (``is_champion``).
         reports: benchmark reports by candidate name; a candidate without one cannot fit.
         budget: the budget whose limits and promotion rules apply.
+        finals: the finalists re-measured over several rounds; their figures
+            replace the single benchmark, and their intervals judge noise.
 
     Returns:
         The decision with one verdict per candidate and a rationale in words.
     """
+    reports, excluded = _with_finals(reports, finals)
     champion = next((c for c in candidates if c.is_champion), None)
     champ_report = reports.get(champion.name) if champion else None
     verdicts = {c.name: _verdict(c, reports.get(c.name), budget, champ_report) for c in candidates}
+    for name, why in excluded.items():
+        if name in verdicts:
+            verdicts[name].excluded = why
     fitting = [c for c in candidates if verdicts[c.name].fits]
     _mark_pareto(fitting, reports, budget, verdicts)
     ordered = [verdicts[c.name] for c in candidates]
@@ -60,17 +82,151 @@ def select_winner(candidates: list[Candidate], reports: dict[str, BenchmarkRepor
         return Decision(
             winner=None, promote=False, rationale=_nothing_fits(candidates, verdicts, budget), verdicts=ordered
         )
-    challengers = [c for c in fitting if not c.is_champion]
-    best = _best(challengers, verdicts, budget)
+    judge = _Judge(budget, finals, reports)
+    challengers = [c for c in fitting if not c.is_champion and c.name not in excluded]
+    left_out = _excluded_text(c for c in fitting if c.name in excluded and not c.is_champion)
     if champion is not None and verdicts[champion.name].fits:
-        if best is None:
-            why = f"The champion fits the budget ({_figures(champ_report, budget)}) and no challenger does; it stays."
-            return Decision(winner=champion.name, promote=False, rationale=why, verdicts=ordered)
-        beats, why = _compare(reports[best.name], champ_report, best.name, budget)
-        winner = best.name if beats else champion.name
-        return Decision(winner=winner, promote=beats, rationale=why, verdicts=ordered)
-    why = _replace_text(champion, best, verdicts, reports, budget)
-    return Decision(winner=best.name, promote=True, rationale=why, verdicts=ordered)
+        winner, promote, why = _against_champion(champion, challengers, judge, excluded)
+        return Decision(winner=winner, promote=promote, rationale=why + left_out, verdicts=ordered)
+    if not challengers:
+        why = (
+            _lead(champion, verdicts)
+            + " Every challenger that fits was measured unstably, so none can be shown to win."
+            + left_out
+        )
+        return Decision(winner=None, promote=False, rationale=why, verdicts=ordered)
+    best, tied = judge.pick(challengers)
+    why = (
+        f"{_lead(champion, verdicts)} {best.name} is the best fitting candidate by {budget.promotion.objective} "
+        f"({judge.describe(best.name)}; {_figures(reports[best.name], budget)}){judge.tie_text(best, tied)} and wins."
+    )
+    return Decision(winner=best.name, promote=True, rationale=why + judge.noise_basis() + left_out, verdicts=ordered)
+
+
+def _with_finals(
+    reports: dict[str, BenchmarkReport], finals: Finals | None
+) -> tuple[dict[str, BenchmarkReport], dict[str, str]]:
+    if finals is None:
+        return reports, {}
+    merged, excluded = dict(reports), {}
+    for result in finals.finalists:
+        if result.report is not None:
+            merged[result.name] = result.report
+        if result.excluded:
+            excluded[result.name] = result.excluded
+    return merged, excluded
+
+
+class _Judge:
+    """Compares candidates on the objective: finals' medians and intervals, or one run's figures."""
+
+    def __init__(self, budget: Budget, finals: Finals | None, reports: dict[str, BenchmarkReport]):
+        self.budget = budget
+        self.finals = finals
+        self.reports = reports
+        self.objective = budget.promotion.objective
+        self.maximise = _maximised(self.objective, budget)
+        self.need = budget.promotion.min_improvement
+
+    def measure(self, name: str) -> Measure | None:
+        result = self.finals.get(name) if self.finals else None
+        if result is not None and result.median is not None:
+            return Measure(result.median, result.interval)
+        value = objective_value(self.reports[name], self.budget)
+        if value is None:
+            return None
+        interval = None
+        if self.objective == "p95_ms":
+            level = self.reports[name].level(self.budget.limits.latency.concurrency)
+            interval = level.p95_ci_ms if level is not None else None
+        return Measure(value, interval)
+
+    def beats(self, a: str, b: str) -> bool:
+        ma, mb = self.measure(a), self.measure(b)
+        if ma is None:
+            return False
+        if mb is None:
+            return True
+        return beats(ma, mb, self.maximise, self.need)
+
+    def pick(self, group: list[Candidate]) -> tuple[Candidate, list[Candidate]]:
+        """The tie-break winner among the candidates of ``group`` that no other beats, and those tied."""
+        tied = [c for c in group if not any(self.beats(o.name, c.name) for o in group if o is not c)]
+        tied.sort(key=lambda c: tie_break_key(c.name, self.reports[c.name].size_mb))
+        return tied[0], tied
+
+    def describe(self, name: str) -> str:
+        m = self.measure(name)
+        if m is None:
+            return "n/a"
+        text = _fmt(m.value, self.objective)
+        if m.interval is not None:
+            lo, hi = m.interval
+            kind = "rounds" if self.finals and self.finals.get(name) else "95% interval"
+            unit = _fmt(hi, self.objective)[len(_fmt(hi, self.objective).split(" ")[0]) :]
+            text += (
+                f" [{_fmt(lo, self.objective).split(' ')[0]}, {_fmt(hi, self.objective).split(' ')[0]}]{unit} ({kind})"
+            )
+        return text
+
+    def tie_text(self, best: Candidate, tied: list[Candidate]) -> str:
+        others = [c.name for c in tied if c is not best]
+        if not others:
+            return ""
+        return f"; tied beyond noise with {', '.join(others)}, the tie broken by {TIE_BREAK}"
+
+    def gain(self, a: str, b: str) -> float:
+        ma, mb = self.measure(a), self.measure(b)
+        if ma is None or mb is None:
+            return 0.0
+        return improvement(ma.value, mb.value, self.maximise)
+
+    def noise_basis(self) -> str:
+        if self.finals is not None and self.finals.finalists:
+            return f" Figures are medians of {self.finals.repetitions} interleaved rounds, intervals their range."
+        if self.objective == "p95_ms":
+            return " Noise was judged on one run's p95 95% intervals (no finals)."
+        return " No intervals were available, so point estimates decided."
+
+
+def _against_champion(
+    champion: Candidate, challengers: list[Candidate], judge: _Judge, excluded: dict[str, str]
+) -> tuple[str, bool, str]:
+    budget = judge.budget
+    champ_figures = _figures(judge.reports[champion.name], budget)
+    if not challengers:
+        return champion.name, False, f"The champion fits the budget ({champ_figures}) and no challenger does; it stays."
+    if champion.name in excluded:
+        why = (
+            f"The champion fits the budget ({champ_figures}), but its own re-measurement was "
+            f"{excluded[champion.name]}; no challenger can be shown to beat it, so it stays."
+        )
+        return champion.name, False, why
+    beating = [c for c in challengers if judge.beats(c.name, champion.name)]
+    if beating:
+        best, tied = judge.pick(beating)
+    else:
+        best, _ = judge.pick(challengers)
+        tied = []
+    head = (
+        f"Best fitting challenger {best.name} has {judge.objective} {judge.describe(best.name)} against the "
+        f"champion's {judge.describe(champion.name)}, a {judge.gain(best.name, champion.name):+.1%} improvement "
+        f"(more than {judge.need:.0%} and non-overlapping intervals required){judge.tie_text(best, tied)}."
+    )
+    if beating:
+        return best.name, True, head + judge.noise_basis() + f" {best.name} replaces the champion."
+    return champion.name, False, head + judge.noise_basis() + " That is a tie within the rules, so the champion stays."
+
+
+def _lead(champion: Candidate | None, verdicts: dict[str, CandidateVerdict]) -> str:
+    if champion is None:
+        return "There is no champion yet."
+    return f"The champion breaks the budget ({'; '.join(verdicts[champion.name].breaches)})."
+
+
+def _excluded_text(cands) -> str:
+    names = [c.name for c in cands]
+    return f" Excluded as unstable (their figures cannot decide): {', '.join(names)}." if names else ""
 
 
 def _verdict(cand: Candidate, report: BenchmarkReport | None, budget: Budget, champ: BenchmarkReport | None):
@@ -86,19 +242,18 @@ def _sort_key(verdict: CandidateVerdict, budget: Budget) -> tuple[float, str]:
     value = verdict.objective
     if value is None:
         return (float("inf"), verdict.name)
-    return (-value if budget.promotion.objective in MAXIMISED else value, verdict.name)
-
-
-def _best(cands: list[Candidate], verdicts: dict[str, CandidateVerdict], budget: Budget) -> Candidate | None:
-    if not cands:
-        return None
-    return min(cands, key=lambda c: _sort_key(verdicts[c.name], budget))
+    return (-value if _maximised(budget.promotion.objective, budget) else value, verdict.name)
 
 
 def _pareto_point(report: BenchmarkReport, budget: Budget) -> tuple[float, float, float, float]:
     level = report.level(budget.limits.latency.concurrency)
     p95 = level.p95_ms if level else float("inf")
     return (p95, report.size_mb, report.peak_rss_mb, -(report.accuracy or 0.0))
+
+
+def _maximised(objective: str, budget: Budget) -> bool:
+    """Throughput and accuracy are maximised."""
+    return objective in MAXIMISED
 
 
 def _mark_pareto(fitting, reports, budget, verdicts) -> None:
@@ -127,55 +282,6 @@ def _fmt(value: float | None, objective: str) -> str:
         return "n/a"
     unit = {"size_mb": " MB", "peak_rss_mb": " MB", "throughput_rps": " rps"}.get(objective, " ms")
     return f"{value:.3f}" if objective == "accuracy" else f"{value:.2f}{unit}"
-
-
-def _improvement(chal: float, champ: float, objective: str) -> float:
-    if champ == 0:
-        return 0.0
-    return (chal - champ) / abs(champ) if objective in MAXIMISED else (champ - chal) / abs(champ)
-
-
-def _noise(chal: BenchmarkReport, champ: BenchmarkReport, budget: Budget) -> tuple[bool, str]:
-    """Whether the challenger's latency is better beyond noise, and how that was judged."""
-    c = budget.limits.latency.concurrency
-    a, b = chal.level(c), champ.level(c)
-    if a is None or b is None or a.p95_ci_ms is None or b.p95_ci_ms is None:
-        return True, "no p95 confidence intervals were available, so point estimates decided"
-    beyond = a.p95_ci_ms[1] < b.p95_ci_ms[0]
-    rel = "below" if beyond else "overlapping or above"
-    return beyond, (
-        f"the challenger's p95 95% interval [{a.p95_ci_ms[0]:.2f}, {a.p95_ci_ms[1]:.2f}] ms is {rel} "
-        f"the champion's [{b.p95_ci_ms[0]:.2f}, {b.p95_ci_ms[1]:.2f}] ms"
-    )
-
-
-def _compare(chal: BenchmarkReport, champ: BenchmarkReport, name: str, budget: Budget) -> tuple[bool, str]:
-    objective = budget.promotion.objective
-    va, vb = objective_value(chal, budget), objective_value(champ, budget)
-    gain = _improvement(va, vb, objective) if va is not None and vb is not None else 0.0
-    need = budget.promotion.min_improvement
-    beyond, noise_text = _noise(chal, champ, budget) if objective in LATENCY_OBJECTIVES else (True, "")
-    beats = gain > need and beyond
-    head = (
-        f"Best fitting challenger {name} has {objective} {_fmt(va, objective)} against the champion's "
-        f"{_fmt(vb, objective)}, a {gain:+.1%} improvement (at least {need:.0%} required)."
-    )
-    noise_sentence = f" For noise, {noise_text}." if noise_text else ""
-    verdict = f" {name} replaces the champion." if beats else " That is a tie within the rules, so the champion stays."
-    return beats, head + noise_sentence + verdict
-
-
-def _replace_text(champion, best, verdicts, reports, budget) -> str:
-    objective = budget.promotion.objective
-    lead = (
-        "There is no champion yet."
-        if champion is None
-        else f"The champion breaks the budget ({'; '.join(verdicts[champion.name].breaches)})."
-    )
-    return (
-        f"{lead} {best.name} is the best fitting candidate by {objective} "
-        f"({_fmt(verdicts[best.name].objective, objective)}; {_figures(reports[best.name], budget)}) and wins."
-    )
 
 
 def _nothing_fits(candidates, verdicts, budget) -> str:

@@ -151,10 +151,15 @@ def test_faster_fitting_challenger_wins():
 
 
 def test_breaking_champion_loses_to_best_fitting():
+    # b is 2.9 % faster than a: with no required margin that is enough (no intervals: point estimates)...
     reports = {"champion": report("c", 50.0), "a": report("a", 34.0), "b": report("b", 33.0)}
-    decision = select_winner([cand("champion", True), cand("a"), cand("b")], reports, budget())
+    decision = select_winner([cand("champion", True), cand("a"), cand("b")], reports, budget(min_improvement=0.0))
     assert (decision.winner, decision.promote) == ("b", True)
     assert decision.rationale.startswith("The champion breaks the budget (p95 50.0 ms > 35.0 ms at concurrency 4).")
+    # ...but under the default 5 % margin a and b are tied among challengers too, and the tie-break decides.
+    decision = select_winner([cand("champion", True), cand("a"), cand("b")], reports, budget())
+    assert (decision.winner, decision.promote) == ("a", True)
+    assert "tied beyond noise with b" in decision.rationale
 
 
 def test_nothing_fits_names_closest():

@@ -1,0 +1,104 @@
+"""The finals stage on a hand-made cycle directory: real ONNX models, real worker processes.
+
+No MLflow and no window are needed: ``finals`` and ``select`` read only the
+budget, the candidates and their screening benchmarks from the cycle directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlbudget.benchmark.runner import BenchmarkSettings, benchmark_model
+from mlbudget.candidates.base import Candidate
+from mlbudget.cycle import compete
+from mlbudget.cycle.context import CycleContext
+from mlbudget.cycle.layout import CycleLayout, read_json, write_json
+from mlbudget.cycle.state import CycleState
+from mlbudget.models.bundle import Lineage, file_sha256
+from tests.conftest import make_mlp_onnx
+
+pytestmark = pytest.mark.slow  # about 15 worker processes
+
+QUICK = BenchmarkSettings(
+    warmup_calls=5, warmup_seconds=0.0, window_seconds=0.1, min_samples=20, max_windows=8, stability_tolerance=0.2
+)
+
+
+def _cycle(tmp_path: Path, size_limit: float) -> CycleLayout:
+    budget = {
+        "name": "m",
+        "version": "1.0.0",
+        "owner": "t",
+        "limits": {"latency": {"p95_ms": 50.0}, "max_model_size_mb": size_limit},
+        "promotion": {"min_improvement": 0.05},
+    }
+    layout = CycleLayout(tmp_path / "cycle")
+    layout.root.mkdir()
+    layout.budget.write_text(yaml.safe_dump(budget))
+    ctx = CycleContext(budget_path=str(layout.budget), workdir=str(tmp_path), fast=True, window_end=datetime.now(UTC))
+    write_json(layout.context, ctx)
+    state = CycleState(
+        cycle_key="k",
+        budget_name="m",
+        budget_version="1.0.0",
+        budget_sha256="s",
+        tracking_uri="sqlite:///unused.db",
+        champion_sha256="c",
+        window_start="2026-11-01T00:00:00+00:00",
+        window_end="2026-11-02T00:00:00+00:00",
+    )
+    write_json(layout.state, state)
+    models = {"champion": 96, "wide@champion": 48, "small@champion": 8}
+    for name, hidden in models.items():
+        bundle = layout.candidates / name
+        bundle.mkdir(parents=True)
+        onnx = make_mlp_onnx(bundle / "model.onnx", hidden=hidden)
+        sha = file_sha256(onnx)
+        cand = Candidate(
+            name=name,
+            bundle_dir=str(bundle),
+            generator=name.split("@")[0],
+            sha256=sha,
+            size_mb=onnx.stat().st_size / 1e6,
+            lineage=Lineage(generator=name.split("@")[0], sha256=sha),
+            is_champion=name == "champion",
+        )
+        write_json(layout.candidates / f"{name}.json", cand)
+        write_json(layout.benchmark(name), benchmark_model(onnx, settings=QUICK))
+    return layout
+
+
+def test_finals_remeasure_fitting_candidates_and_champion_then_select(tmp_path, monkeypatch):
+    from mlbudget.cycle import defaults
+
+    monkeypatch.setattr(defaults, "finals_settings", lambda fast: (QUICK, 3))
+    # The champion (96 hidden units, ~4.8 kB) breaks a size limit that both challengers meet.
+    layout = _cycle(tmp_path, size_limit=(layout_size := 0.003))
+    assert (layout.candidates / "champion" / "model.onnx").stat().st_size / 1e6 > layout_size
+    out = compete.finals(str(layout.root))
+    assert set(out["finalists"]) == {"champion", "wide@champion", "small@champion"}
+    finals = read_json(layout.finals)
+    assert finals["repetitions"] == 3 and finals["deciding_levels"] == [1]
+    for f in finals["finalists"]:
+        assert f["rounds"] == 3
+        if f["excluded"] is None:
+            assert f["interval"][0] <= f["median"] <= f["interval"][1]
+    decision = compete.select(str(layout.root))
+    # Two tiny models a few microseconds apart tie within noise: the smaller one wins on the tie-break.
+    assert decision["winner"] == "small@champion", decision["rationale"]
+    assert decision["promote"]
+    # The stage converges: a second call measures nothing and returns the same decision.
+    shutil.rmtree(layout.candidates / "wide@champion")
+    assert compete.select(str(layout.root)) == decision
+
+
+def test_no_fitting_challenger_measures_nothing(tmp_path):
+    layout = _cycle(tmp_path, size_limit=0.0001)  # nothing fits
+    out = compete.finals(str(layout.root))
+    assert out["finalists"] == {} and "nothing was measured again" in out["note"]
+    assert compete.select(str(layout.root))["winner"] is None
