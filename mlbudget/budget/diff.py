@@ -28,6 +28,8 @@ _MAX_LIMITS: tuple[FieldPath, ...] = (
     ("limits", "max_model_size_mb"),
     ("limits", "max_error_rate"),
     ("limits", "accuracy", "max_drop"),
+    ("limits", "accuracy", "maximum"),
+    ("limits", "accuracy", "max_rise"),
     ("monitoring", "max_null_share"),
     ("monitoring", "latency_creep", "increase"),
     ("monitoring", "drift", "threshold"),

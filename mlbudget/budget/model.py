@@ -35,7 +35,12 @@ GeneratorName = Literal["ort_dynamic_int8", "ort_static_int8", "inc_static_int8"
 """Built-in candidate generators (plug-ins may add more; see ``mlbudget.candidates``)."""
 
 DriftMethod = Literal["psi", "ks", "chi_square", "wasserstein", "jensen_shannon"]
-AccuracyMetric = Literal["accuracy", "balanced_accuracy", "f1_macro"]
+AccuracyMetric = Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+"""Quality metrics: the first five for classifiers, ``rmse``, ``mae`` and ``r2`` for regressors."""
+LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "rmse", "mae"})
+"""Metrics where a lower value is better: they take ``maximum`` and ``max_rise``."""
+REGRESSION_METRICS: frozenset[str] = frozenset({"rmse", "mae", "r2"})
+"""Metrics that only apply to regressors (the others only to classifiers)."""
 Percentile = Literal["p50", "p95", "p99"]
 
 
@@ -115,14 +120,81 @@ class LatencyLimits(StrictModel):
 
 
 class AccuracyLimits(StrictModel):
-    """The accuracy the model must keep, measured on labelled rows."""
+    """The quality the model must keep, measured on labelled rows.
+
+    A metric where higher is better (accuracy, balanced_accuracy, f1_macro, roc_auc, r2) takes
+    ``minimum`` and ``max_drop``; one where lower is better (log_loss, rmse, mae) takes ``maximum``
+    and ``max_rise``, e.g. ``{metric: rmse, maximum: 80.0, max_rise: 5.0}``. The wrong pair is an error.
+    """
 
     metric: AccuracyMetric = "accuracy"
     """Metric computed on a labelled holdout and on labelled production rows."""
-    minimum: float = Field(..., ge=0, le=1)
-    """The metric must be at least this."""
-    max_drop: float = Field(0.01, ge=0, le=1)
-    """A candidate may lose at most this much (absolute) versus the champion on the same holdout."""
+    minimum: float | None = Field(None, ge=0, le=1)
+    """Higher-is-better metrics: the metric must be at least this."""
+    max_drop: float | None = Field(None, ge=0, le=1)
+    """Higher-is-better metrics: a candidate may lose at most this much (absolute) versus the champion on the
+    same holdout (default 0.01)."""
+    maximum: float | None = Field(None, ge=0)
+    """Lower-is-better metrics (log_loss, rmse, mae): the metric must be at most this."""
+    max_rise: float | None = Field(None, ge=0)
+    """Lower-is-better metrics: a candidate may rise at most this much (absolute, in the metric's unit) versus
+    the champion on the same holdout (required with these metrics)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_max_drop(cls, data):
+        if isinstance(data, dict) and data.get("metric", "accuracy") not in LOWER_IS_BETTER:
+            data = {**data}
+            data.setdefault("max_drop", 0.01)
+        return data
+
+    @model_validator(mode="after")
+    def _pair_matches_metric(self) -> AccuracyLimits:
+        if self.higher_is_better:
+            wrong, needed = ("maximum", "max_rise"), "minimum"
+        else:
+            wrong, needed = ("minimum", "max_drop"), "maximum"
+        for name in wrong:
+            if getattr(self, name) is not None:
+                pair = "minimum and max_drop" if self.higher_is_better else "maximum and max_rise"
+                raise ValueError(f"{name}: not allowed with metric {self.metric!r} (it takes {pair})")
+        if getattr(self, needed) is None:
+            raise ValueError(f"{needed}: required with metric {self.metric!r}")
+        if not self.higher_is_better and self.max_rise is None:
+            raise ValueError(f"max_rise: required with metric {self.metric!r}")
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        """True for accuracy-like metrics, False for losses and errors."""
+        return self.metric not in LOWER_IS_BETTER
+
+    @property
+    def task(self) -> Literal["classification", "regression"]:
+        """The task the metric belongs to."""
+        return "regression" if self.metric in REGRESSION_METRICS else "classification"
+
+    @property
+    def bound(self) -> float:
+        """The floor (``minimum``) or the ceiling (``maximum``), whichever the metric takes."""
+        value = self.minimum if self.higher_is_better else self.maximum
+        assert value is not None  # the validator guarantees it
+        return value
+
+    @property
+    def tolerance(self) -> float:
+        """How much worse than the champion a candidate may be (``max_drop`` or ``max_rise``)."""
+        value = self.max_drop if self.higher_is_better else self.max_rise
+        assert value is not None  # the validator guarantees it
+        return value
+
+    def worse_by(self, candidate: float, champion: float) -> float:
+        """How much worse ``candidate`` is than ``champion`` (negative when better)."""
+        return champion - candidate if self.higher_is_better else candidate - champion
+
+    def breaks_bound(self, value: float) -> bool:
+        """True when ``value`` is below the floor or above the ceiling."""
+        return value < self.bound if self.higher_is_better else value > self.bound
 
 
 class Limits(StrictModel):
@@ -232,6 +304,21 @@ class Policy(StrictModel):
     """Evaluated in order; the plan is the union of the actions of every rule that fires."""
 
 
+class AdapterSettings(StrictModel):
+    """How production rows feed the model's ONNX inputs; overrides what ``mlbudget adopt`` chooses.
+
+    ``columns``: one graph input per feature column (scikit-learn pipelines through skl2onnx);
+    ``matrix``: 2-D numeric inputs fed with feature columns in a declared order;
+    ``feature_spec``: the demo's encoded features (features.json).
+    """
+
+    name: str
+    """Registered input adapter: columns, matrix, feature_spec, or a plug-in's name."""
+    inputs: dict[str, list[str]] = Field(default_factory=dict)
+    """``matrix`` only: graph input name -> the feature columns that fill it, in order. Empty: every
+    feature column of the reference data (label excluded) in its order, split across the inputs by width."""
+
+
 class Promotion(StrictModel):
     """How the winner is chosen and promoted."""
 
@@ -331,6 +418,9 @@ class Budget(StrictModel):
     """Promotion rules."""
     schedule: str | None = "@daily"
     """Airflow schedule of the recalibration DAG (cron or preset); null for on-demand only."""
+    adapter: AdapterSettings | None = None
+    """How production rows feed the model's inputs. Unset: chosen from the graph and the reference data
+    when the model is adopted."""
     source: BudgetSource | None = None
     """The production source every cycle (CLI and DAGs) reads; ``mlbudget run --source FILE`` overrides it.
     Without one, a cycle needs ``--source``."""

@@ -110,7 +110,8 @@ class IncStaticInt8Generator(CandidateGenerator):
     def _tolerable_loss(self, budget: Budget) -> float:
         if self.config.tolerable_loss is not None:
             return self.config.tolerable_loss
-        return budget.limits.accuracy.max_drop if budget.limits.accuracy else 0.01
+        accuracy = budget.limits.accuracy
+        return accuracy.max_drop if accuracy and accuracy.max_drop is not None else 0.01
 
     def _tune(self, module, spec: FeatureSpec, calibration: np.ndarray, holdout: pd.DataFrame, tolerable: float):
         import torch

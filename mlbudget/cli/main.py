@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mlbudget.cli.adopt import adopt_command
 from mlbudget.cli.benchmark import benchmark_command
 from mlbudget.cli.budget import budget_app
 from mlbudget.cli.cycle import check_command, demo_command, run_command
@@ -24,6 +25,7 @@ app.command("run")(run_command)
 app.command("check")(check_command)
 app.command("drift")(drift_command)
 app.command("benchmark")(benchmark_command)
+app.command("adopt")(adopt_command)
 app.command("ledger")(ledger_command)
 app.command("rollback")(rollback_command)
 app.command("serve")(serve_command)

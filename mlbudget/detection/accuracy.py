@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlbudget.budget.model import Budget
-from mlbudget.detection.budget_checks import floor_status
+from mlbudget.detection.budget_checks import cap_status, floor_status
 from mlbudget.detection.drift.psi import psi_from_counts
 from mlbudget.detection.findings import Finding
 from mlbudget.errors import InputError
@@ -65,22 +65,42 @@ def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
                 f"{limits.metric} (monitoring.min_labelled_rows)",
             )
         ]
-    y_true, y_pred = class_labels(rows[LABEL]), class_labels(rows[PREDICTION])
-    actual = score(limits.metric, y_true, y_pred)
-    status = floor_status(actual, limits.minimum, budget.warn_margin)
-    relation = "<" if status == "violation" else ">="
+    actual = production_quality(limits.metric, rows[LABEL], rows[PREDICTION])
+    if actual is None:
+        return [_info(limits.metric, f"{limits.metric} needs class probabilities; the request log holds labels only")]
+    if limits.higher_is_better:
+        status = floor_status(actual, limits.bound, budget.warn_margin)
+        relation = "<" if status == "violation" else ">="
+    else:
+        status = cap_status(actual, limits.bound, budget.warn_margin)
+        relation = ">" if status == "violation" else "<="
     return [
         Finding(
             kind="accuracy",
             status=status,
             metric=limits.metric,
             actual=actual,
-            limit=limits.minimum,
-            message=f"{limits.metric} {actual:.3f} {relation} {limits.minimum:.3f} "
+            limit=limits.bound,
+            message=f"{limits.metric} {actual:.3f} {relation} {limits.bound:.3f} "
             f"(production window, {len(rows):,} labelled rows)",
             details={"labelled_rows": len(rows)},
         )
     ]
+
+
+def production_quality(metric: str, labels: pd.Series, predictions: pd.Series) -> float | None:
+    """The budget's metric on labelled production rows; None for a metric that needs probabilities.
+
+    Regression metrics compare the values as floats; classifier metrics compare classes as strings.
+    """
+    from mlbudget.budget.model import REGRESSION_METRICS
+    from mlbudget.models.metrics import SCORE_METRICS, quality
+
+    if metric in SCORE_METRICS:
+        return None
+    if metric in REGRESSION_METRICS:
+        return quality(metric, labels.to_numpy(dtype=np.float64), predictions.to_numpy(dtype=np.float64))
+    return quality(metric, class_labels(labels), class_labels(predictions))
 
 
 def check_prediction_drift(frame: pd.DataFrame, reference_class_share: dict | None, threshold: float) -> list[Finding]:

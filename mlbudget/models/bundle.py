@@ -4,7 +4,11 @@ Layout (the same for the champion downloaded from MLflow, every candidate,
 and what is logged to MLflow)::
 
     model.onnx        the ONNX graph that serves
-    features.json     FeatureSpec: raw columns -> input tensor
+    contract.json     ModelContract: task, label, classes, feature columns, input adapter, outputs,
+                      signature (adopted models; see mlbudget.models.contract)
+    features.json     FeatureSpec: raw columns -> encoded input tensor (the demo's models; a bundle
+                      needs contract.json or features.json)
+    profile.json      optional: the drift reference profile of reference.parquet
     lineage.json      Lineage: where this model came from
     torch.pt          optional: FP32 PyTorch checkpoint {"arch": {...}, "state_dict": ...}
                       of this model or its nearest FP32 ancestor (for INC and retraining)
@@ -16,18 +20,23 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget.errors import ModelFileError
 from mlbudget.models.features import FeatureSpec
 
+if TYPE_CHECKING:
+    from mlbudget.models.contract import ModelContract
+
 MODEL_FILE = "model.onnx"
 FEATURES_FILE = "features.json"
 LINEAGE_FILE = "lineage.json"
 TORCH_FILE = "torch.pt"
 REFERENCE_FILE = "reference.parquet"
+CONTRACT_FILE = "contract.json"
+PROFILE_FILE = "profile.json"
 
 
 class Lineage(BaseModel):
@@ -83,6 +92,31 @@ class ModelBundle:
     def features(self) -> FeatureSpec:
         return FeatureSpec.load(self.root / FEATURES_FILE)
 
+    @property
+    def has_feature_spec(self) -> bool:
+        """True when the bundle holds the demo's encoded feature spec (features.json)."""
+        return (self.root / FEATURES_FILE).is_file()
+
+    def contract(self) -> ModelContract:
+        """The model contract: contract.json, or one derived from features.json and the graph.
+
+        Raises:
+            ModelFileError: neither file is there, or the one there is unreadable.
+        """
+        from mlbudget.models.contract import ModelContract, contract_from_feature_spec
+        from mlbudget.models.signature import read_signature
+
+        if (self.root / CONTRACT_FILE).is_file():
+            return ModelContract.load(self.root / CONTRACT_FILE)
+        if not self.has_feature_spec:
+            raise ModelFileError(f"{self.root}: bundle has neither {CONTRACT_FILE} nor {FEATURES_FILE}")
+        return contract_from_feature_spec(self.features(), read_signature(self.onnx_path))
+
+    @property
+    def profile_path(self) -> Path | None:
+        p = self.root / PROFILE_FILE
+        return p if p.exists() else None
+
     def lineage(self) -> Lineage:
         path = self.root / LINEAGE_FILE
         try:
@@ -103,8 +137,8 @@ class ModelBundle:
         """Raise ModelFileError unless model.onnx and features.json exist and the graph loads."""
         if not self.onnx_path.is_file():
             raise ModelFileError(f"{self.onnx_path}: model file missing (expected an ONNX model)")
-        if not (self.root / FEATURES_FILE).is_file():
-            raise ModelFileError(f"{self.root / FEATURES_FILE}: feature spec missing")
+        if not (self.root / FEATURES_FILE).is_file() and not (self.root / CONTRACT_FILE).is_file():
+            raise ModelFileError(f"{self.root}: {CONTRACT_FILE} (or the demo's {FEATURES_FILE}) missing")
         check_onnx_file(self.onnx_path)
 
 

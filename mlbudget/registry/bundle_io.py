@@ -15,9 +15,11 @@ from typing import Any
 
 from mlbudget.errors import ModelFileError
 from mlbudget.models.bundle import (
+    CONTRACT_FILE,
     FEATURES_FILE,
     LINEAGE_FILE,
     MODEL_FILE,
+    PROFILE_FILE,
     REFERENCE_FILE,
     TORCH_FILE,
     ModelBundle,
@@ -25,21 +27,33 @@ from mlbudget.models.bundle import (
 )
 from mlbudget.registry import tags as T
 
-EXTRA_FILES = (FEATURES_FILE, LINEAGE_FILE, TORCH_FILE, REFERENCE_FILE)
+EXTRA_FILES = (CONTRACT_FILE, FEATURES_FILE, LINEAGE_FILE, TORCH_FILE, REFERENCE_FILE, PROFILE_FILE)
 
 
 def _signature(bundle: ModelBundle) -> tuple[Any, Any]:
+    """MLflow signature and input example from the graph; (None, None) when an input or output is no
+    plain numeric tensor (strings, ZipMap maps), which MLflow's tensor signatures cannot state."""
     import numpy as np
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
-    spec = bundle.features()
-    width = spec.input_width
+    graph = bundle.contract().signature
+    items = [*graph.inputs, *graph.outputs]
+    if any(not t.is_tensor or t.numpy_dtype == "object" for t in items):
+        return None, None
+
+    def spec(t) -> Any:
+        shape = tuple(d if isinstance(d, int) and d > 0 else -1 for d in t.shape)
+        return TensorSpec(np.dtype(t.numpy_dtype), shape, t.name)
+
     signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype("float32"), (-1, width), spec.input_name)]),
-        outputs=Schema([TensorSpec(np.dtype("float32"), (-1, len(spec.classes)), spec.output_name)]),
+        inputs=Schema([spec(t) for t in graph.inputs]), outputs=Schema([spec(t) for t in graph.outputs])
     )
-    return signature, {spec.input_name: np.zeros((1, width), dtype=np.float32)}
+    example = {
+        t.name: np.zeros(tuple(d if isinstance(d, int) and d > 0 else 1 for d in t.shape), dtype=t.numpy_dtype)
+        for t in graph.inputs
+    }
+    return signature, example
 
 
 def log_bundle(run_id: str, bundle_dir: str | Path, content_sha256: str) -> Any:

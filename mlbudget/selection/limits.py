@@ -70,16 +70,20 @@ def _accuracy_breaches(report: BenchmarkReport, budget: Budget, champion: Benchm
     if rule is None:
         return []
     metric = report.accuracy_metric or rule.metric
+    bound = "minimum" if rule.higher_is_better else "maximum"
     if report.accuracy is None:
-        return [f"{metric} not measured (minimum {rule.minimum:.3f})"]
+        return [f"{metric} not measured ({bound} {rule.bound:.3f})"]
     out = []
-    if report.accuracy < rule.minimum - _EPS:
-        out.append(f"{metric} {report.accuracy:.3f} < {rule.minimum:.3f} minimum")
+    slack = _EPS if rule.higher_is_better else -_EPS
+    if rule.breaks_bound(report.accuracy + slack):
+        relation = "<" if rule.higher_is_better else ">"
+        out.append(f"{metric} {report.accuracy:.3f} {relation} {rule.bound:.3f} {bound}")
     if champion is not None and champion.accuracy is not None and champion.sha256 != report.sha256:
-        drop = champion.accuracy - report.accuracy
-        if drop > rule.max_drop + 1e-9:
+        worse = rule.worse_by(report.accuracy, champion.accuracy)
+        if worse > rule.tolerance + 1e-9:
+            change = "drop" if rule.higher_is_better else "rise"
             out.append(
-                f"{metric} drop {drop:.3f} > {rule.max_drop:.3f} vs champion "
+                f"{metric} {change} {worse:.3f} > {rule.tolerance:.3f} vs champion "
                 f"({report.accuracy:.3f} vs {champion.accuracy:.3f})"
             )
     return out
