@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint schema bench clean prometheus
+.PHONY: help install demo test test-fast lint schema bench clean prometheus chromium
 
 help:
 	@echo "make demo   - install, then run one full cycle on the demo model (state in .mlbudget/)"
@@ -42,7 +42,15 @@ prometheus:
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null ) || \
 		echo "prometheus not installed: its tests will skip"
 
-test: $(STAMP) prometheus
+# The report's browser test needs headless Chromium: install Debian's package when it is missing
+# and we can (root, apt-get). Never fails the build: without it that test skips.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+		( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ) || \
+		echo "chromium not installed: the report's browser test will skip"
+
+test: $(STAMP) prometheus chromium
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

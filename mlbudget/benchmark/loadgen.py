@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlbudget.benchmark.result import LevelResult
+from mlbudget.benchmark.result import DISTRIBUTION_QUANTILES, LatencyDistribution, LevelResult
 from mlbudget.benchmark.stats import PERCENTILES, WindowStats, min_samples, percentile_ci, percentiles, windows_stable
 from mlbudget.errors import InputError
 
@@ -259,5 +259,8 @@ def _summarise(samples, stats, window_s: float, concurrency: int, settings: Benc
         p95_ci_ms=percentile_ci(lat_ms, 0.95),
         windows=len(stats),
         stable=stable,
+        distribution=LatencyDistribution(
+            quantiles=list(DISTRIBUTION_QUANTILES), ms=percentiles(lat_ms, DISTRIBUTION_QUANTILES)
+        ),
     )
     return LevelMeasurement(result=result, notes=notes)

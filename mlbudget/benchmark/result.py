@@ -23,6 +23,30 @@ class HardwareInfo(BaseModel):
     python: str
 
 
+DISTRIBUTION_QUANTILES: tuple[float, ...] = tuple(
+    round(q, 4)
+    for q in (
+        *(k / 100 for k in range(0, 90)),
+        *(0.90 + k / 200 for k in range(0, 18)),
+        *(0.99 + k / 1000 for k in range(0, 10)),
+        1.0,
+    )
+)
+"""Where a level's latency distribution is kept: every 1 % to p90, every 0.5 % to p99, every 0.1 % above."""
+
+
+class LatencyDistribution(BaseModel):
+    """A level's latency distribution as a quantile grid: ``ms[i]`` is the ``quantiles[i]`` quantile.
+
+    Read as an empirical CDF (``quantiles`` against ``ms``); 119 points keep a
+    report small yet draw the tail out to p99.9 and the maximum.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    quantiles: list[float]
+    ms: list[float]
+
+
 class LevelResult(BaseModel):
     """Latency and throughput at one concurrency level."""
 
@@ -40,6 +64,8 @@ class LevelResult(BaseModel):
     windows: int = 1
     stable: bool = True
     """True when consecutive measurement windows agreed within 10 %."""
+    distribution: LatencyDistribution | None = None
+    """The samples behind the percentiles as a quantile grid (None in reports made before it was kept)."""
 
 
 class BenchmarkReport(BaseModel):

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget import errors as _errors
-from mlbudget.benchmark.result import BenchmarkReport, LevelResult
+from mlbudget.benchmark.result import BenchmarkReport, LatencyDistribution, LevelResult
 from mlbudget.budget.model import AccuracyMetric, HardwareProfile, LoadProfile
 from mlbudget.errors import MlbudgetError
 
@@ -290,4 +290,15 @@ def _merge_level(concurrency: int, same: list[LevelResult]) -> LevelResult:
         p95_ci_ms=envelope,
         windows=sum(lv.windows for lv in same),
         stable=all(lv.stable for lv in same),
+        distribution=_merge_distributions([lv.distribution for lv in same]),
     )
+
+
+def _merge_distributions(dists: list[LatencyDistribution | None]) -> LatencyDistribution | None:
+    """Quantile by quantile, the median of the repetitions (as the percentiles are merged)."""
+    import statistics
+
+    if not dists or any(d is None or d.quantiles != dists[0].quantiles for d in dists):
+        return None
+    ms = [float(statistics.median(values)) for values in zip(*(d.ms for d in dists))]
+    return LatencyDistribution(quantiles=list(dists[0].quantiles), ms=ms)

@@ -11,6 +11,7 @@ from mlbudget.cli.cycle import check_command, demo_command, run_command
 from mlbudget.cli.drift import drift_command
 from mlbudget.cli.loadgen import loadgen_command
 from mlbudget.cli.registry import ledger_command, rollback_command
+from mlbudget.cli.report import report_app
 from mlbudget.cli.serve import serve_command
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("rollback")(rollback_command)
 app.command("serve")(serve_command)
 app.command("loadgen")(loadgen_command)
 app.add_typer(budget_app, name="budget")
+app.add_typer(report_app, name="report")
 
 
 if __name__ == "__main__":

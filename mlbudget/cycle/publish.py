@@ -36,7 +36,10 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
         winner = load_candidates(cycle)[decision.winner]
         reason = f"{winner.generator}: {decision.rationale}"
         version = registry.register(winner, cycle.budget, cycle.state.budget_sha256, reason, cycle.state.run_id)
-        if cycle.budget.promotion.auto_promote:
+        if cycle.budget.promotion.approval == "required":
+            registry.set_challenger(cycle.budget.name, version)  # a person decides: mlbudget.cycle.approval
+            status = "awaiting_approval"
+        elif cycle.budget.promotion.auto_promote:
             registry.promote(cycle.budget.name, version, reason)
             status = "promoted"
         else:
@@ -65,13 +68,17 @@ def _log_cycle(cycle: OpenCycle, registry, decision) -> None:
 
 def report(cycle_dir: str) -> dict[str, Any]:
     """Write report.html and report.json for the cycle (and log them to its MLflow run)."""
-    from mlbudget.report.html import write_report
+    from mlbudget.report.cycle import finish_cycle_report, write_cycle_report
 
     cycle = open_cycle(cycle_dir)
-    paths = {k: str(v) for k, v in write_report(cycle.layout.report_dir, **_report_inputs(cycle)).items()}
+    written = write_cycle_report(
+        cycle.layout.report_dir, _report_inputs(cycle), tracking_uri=cycle.state.tracking_uri, run_id=cycle.state.run_id
+    )
+    paths = {k: str(v) for k, v in written.items()}
     write_json(cycle.layout.report_dir / "paths.json", paths)
     if cycle.state.run_id:
         cycle.registry().log_cycle_artifact(cycle.state.run_id, cycle.layout.report_dir, "report")
+        finish_cycle_report(cycle.state.tracking_uri, cycle.state.run_id)
     return paths
 
 
@@ -98,6 +105,8 @@ def _report_inputs(cycle: OpenCycle) -> dict[str, Any]:
         "decision": _optional(cycle, "decision", Decision),
         "extra": {
             "cycle_key": cycle.state.cycle_key,
+            "run_id": cycle.state.run_id,
+            "champion_version": cycle.state.champion_version,
             "window": f"{cycle.state.window_start}/{cycle.state.window_end}",
             "triggered_by": cycle.ctx.triggered_by,
             "reason": cycle.ctx.reason,
