@@ -13,6 +13,7 @@ names the field path and what was expected::
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -24,9 +25,19 @@ from pydantic import BaseModel, ValidationError
 from mlbudget.budget.model import SCHEMA_VERSION, Budget
 from mlbudget.errors import BudgetError
 
+MAX_DOCUMENT_BYTES = 1_000_000
+"""Budget and source documents are a few kilobytes; anything past this is refused before parsing."""
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists a document may have (refused while composing, before recursion hurts)."""
+MAX_INT_DIGITS = 30
+"""Integers with more digits are refused (no budget value needs them; Python caps int parsing at 4300)."""
+
 
 class _StrictSafeLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses aliases, anchors and duplicate mapping keys."""
+    """A SafeLoader that refuses aliases, anchors, duplicate mapping keys, deep nesting,
+    non-finite floats (``.inf``, ``.nan``, ``1e400``) and integers longer than :data:`MAX_INT_DIGITS`."""
+
+    _depth = 0
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -34,7 +45,25 @@ class _StrictSafeLoader(yaml.SafeLoader):
             raise _refusal("YAML aliases are not allowed", event.start_mark)
         if getattr(event, "anchor", None) is not None:
             raise _refusal("YAML anchors and aliases are not allowed", event.start_mark)
-        return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _refusal(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _refusal(f"{node.value!r} is not a finite number (expected a finite number)", node.start_mark)
+        return value
+
+    def construct_yaml_int(self, node):
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise _refusal(f"integer with {digits} digits (at most {MAX_INT_DIGITS})", node.start_mark)
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node, deep=False):
         seen: set[Any] = set()
@@ -46,6 +75,10 @@ class _StrictSafeLoader(yaml.SafeLoader):
                 raise _refusal(f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _StrictSafeLoader.construct_yaml_float)
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _StrictSafeLoader.construct_yaml_int)
 
 
 class _YamlRefusal(yaml.YAMLError):
@@ -77,14 +110,16 @@ def load_budget(path: str | Path) -> Budget:
     """
     source = str(path)
     file = Path(path)
-    if not file.exists():
-        raise BudgetError(source, ["file not found"])
-    if not file.is_file():
-        raise BudgetError(source, ["not a file"])
     try:
+        if not file.exists():
+            raise BudgetError(source, ["file not found"])
+        if not file.is_file():
+            raise BudgetError(source, ["not a file"])
+        if file.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise BudgetError(source, [f"document larger than {MAX_DOCUMENT_BYTES} bytes"])
         text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BudgetError(source, [f"cannot read file: {exc}"]) from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BudgetError(source, [f"cannot read file: {exc}"]) from None
     return load_budget_text(text, source=source)
 
 
@@ -121,16 +156,60 @@ def parse_budget_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
     """
     if not text.strip():
         raise BudgetError(source, ["file is empty (expected a YAML mapping with name, version, owner, limits)"])
-    try:
-        data = yaml.load(text, Loader=_StrictSafeLoader)  # a SafeLoader subclass
-    except _YamlRefusal as exc:
-        raise BudgetError(source, [exc.message]) from None
-    except yaml.YAMLError as exc:
-        raise BudgetError(source, [_yaml_error_line(exc)]) from None
+    data = strict_yaml(text, source, BudgetError)
     if data is None:
         raise BudgetError(source, ["document is empty (only comments?)"])
     if not isinstance(data, dict):
         raise BudgetError(source, [f"expected a mapping at the top level, got {_kind(data)}"])
+    return data
+
+
+def strict_yaml(text: str, source: str, error: type = BudgetError) -> Any:
+    """Parse one YAML document strictly: size, depth, aliases, duplicates, finite numbers.
+
+    The one YAML entry point for budgets and source files alike.
+
+    Raises:
+        error: (a BudgetError, or ConfigError-like taking one message) naming ``source`` and the problem.
+    """
+
+    def fail(problem: str):
+        if error is BudgetError:
+            return BudgetError(source, [problem])
+        return error(f"{source}: {problem}")
+
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
+        raise fail(f"document larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        return yaml.load(text, Loader=_StrictSafeLoader)  # a SafeLoader subclass  # noqa: S506
+    except _YamlRefusal as exc:
+        raise fail(exc.message) from None
+    except yaml.YAMLError as exc:
+        raise fail(_yaml_error_line(exc)) from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # values YAML itself cannot hold
+        raise fail(f"not a usable YAML value ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def load_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """Read a small YAML/JSON config file (e.g. ``--source``) through :func:`strict_yaml`.
+
+    Raises:
+        ConfigError: missing, unreadable, too large, not strict YAML, or not a mapping.
+    """
+    from mlbudget.errors import ConfigError
+
+    file = Path(path)
+    try:
+        if not file.is_file():
+            raise ConfigError(f"{path}: {what} not found (expected a YAML or JSON file)")
+        if file.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise ConfigError(f"{path}: document larger than {MAX_DOCUMENT_BYTES} bytes")
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({type(exc).__name__})") from None
+    data = strict_yaml(text, str(path), ConfigError)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {_kind(data)}")
     return data
 
 

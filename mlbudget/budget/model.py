@@ -47,7 +47,15 @@ Percentile = Literal["p50", "p95", "p99"]
 class StrictModel(BaseModel):
     """Base of every budget section: unknown keys are errors, docstrings describe fields."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True, validate_default=True)
+    # strict: no bool -> number and no "5" -> 5 coercion; allow_inf_nan: limits are finite numbers.
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        frozen=True,
+        validate_default=True,
+        strict=True,
+        allow_inf_nan=False,
+    )
 
 
 class HardwareProfile(StrictModel):
@@ -275,6 +283,36 @@ class Monitoring(StrictModel):
     drift: DriftSettings = Field(default_factory=DriftSettings)
     """Data drift settings."""
 
+    @model_validator(mode="after")
+    def _creep_fits_window(self) -> Monitoring:
+        check_creep_spans(self.window, self.latency_creep)
+        return self
+
+
+MIN_BUCKET_S = 1.0
+"""Creep buckets are at least one second wide (narrower buckets hold no latency percentile worth testing)."""
+MAX_BUCKETS = 10_000
+"""A window holds at most this many creep buckets (detection cost grows with the count)."""
+
+
+def check_creep_spans(window, rule: LatencyCreepRule) -> None:
+    """Bounds of the creep rule's spans against the window (the same check for budgets and CLI values).
+
+    Raises:
+        ValueError: a bucket under 1 s, a span longer than the window, or more than MAX_BUCKETS buckets.
+    """
+    bucket, window_s = rule.bucket.total_seconds(), window.total_seconds()
+    if bucket < MIN_BUCKET_S:
+        raise ValueError(f"latency_creep.bucket: must be >= 1s (got {bucket:g}s)")
+    for name in ("bucket", "sustained_for", "baseline"):
+        span = getattr(rule, name).total_seconds()
+        if span > window_s:
+            raise ValueError(f"latency_creep.{name}: must be <= window ({span:g}s > {window_s:g}s)")
+    if window_s / bucket > MAX_BUCKETS:
+        raise ValueError(
+            f"latency_creep.bucket: window / bucket must be <= {MAX_BUCKETS} buckets (got {window_s / bucket:.0f})"
+        )
+
 
 class PolicyRule(StrictModel):
     """When a finding of one of these kinds is a violation, plan these candidate generators."""
@@ -285,6 +323,17 @@ class PolicyRule(StrictModel):
     """Candidate generator names to run (e.g. retrain, ort_static_int8, inc_static_int8)."""
     on_warn: bool = False
     """Also trigger on warnings (within the warn margin), not only violations."""
+
+    @field_validator("actions")
+    @classmethod
+    def _known_generators(cls, actions: list[str]) -> list[str]:
+        from mlbudget.candidates import CandidateGenerator  # registers the built-ins (light imports)
+
+        known = CandidateGenerator.registered()
+        unknown = [a for a in actions if a not in known]
+        if unknown:
+            raise ValueError(f"unknown candidate generator {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return actions
 
 
 def _default_rules() -> list[PolicyRule]:

@@ -38,28 +38,23 @@ FAST_OPTION = typer.Option(False, "--fast", help="Tiny demo model and short benc
 
 
 def _window_end(value: str | None) -> datetime:
+    from mlbudget.inputs import window_end
+
     if value is None:
         # The CLI edge is the only place that reads the clock; the cycle itself is keyed by this value.
         return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"expected an ISO 8601 timestamp such as 2026-11-01T00:00:00Z, got {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return window_end(value)
 
 
 def _source(path: Path | None) -> dict | None:
     if path is None:
         return None
-    import yaml
-
+    from mlbudget.budget.loader import load_yaml_mapping
     from mlbudget.errors import ConfigError
 
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not a readable source config ({exc})") from exc
-    if not isinstance(data, dict) or not ("name" in data or "rows" in data):
+    # The same strict YAML as budgets: no aliases (bombs), size and depth limits, finite numbers.
+    data = load_yaml_mapping(path, "source config")
+    if not ("name" in data or "rows" in data):
         raise ConfigError(f"{path}: expected a mapping with a 'name' (request_log, simulator, ...) or 'rows'")
     return data
 
@@ -125,8 +120,10 @@ def _execute(
     """Build the cycle context from CLI values, run the cycle with progress, print, exit with its code."""
     from mlbudget.cycle.context import CycleContext
     from mlbudget.cycle.run import run_cycle
+    from mlbudget.inputs import workdir
 
     with handle_errors():
+        workdir(fields["workdir"])
         ctx = CycleContext(window_end=_window_end(window_end), source=_source(source), triggered_by="cli", **fields)
         if before is not None:
             before(ctx)

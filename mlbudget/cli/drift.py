@@ -51,7 +51,6 @@ def drift_settings(method: str | None, threshold: float | None):
     """Drift settings from the command-line options (the method applies to the kinds it supports)."""
     from mlbudget.budget.model import DriftSettings
     from mlbudget.detection.drift import DriftDetector
-    from mlbudget.errors import ConfigError
 
     values: dict = {}
     if method is not None:
@@ -61,9 +60,9 @@ def drift_settings(method: str | None, threshold: float | None):
         if "categorical" in detector.supports:
             values["categorical_method"] = method
     if threshold is not None:
-        if threshold <= 0:
-            raise ConfigError(f"--threshold must be > 0, got {threshold:g}")
-        values["threshold"] = threshold
+        from mlbudget.inputs import finite_number
+
+        values["threshold"] = finite_number(threshold, "--threshold", gt=0)
     return DriftSettings(**values)
 
 

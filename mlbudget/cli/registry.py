@@ -24,6 +24,10 @@ def _registry(budget_path: Path, workdir: Path, tracking_uri: str | None):
     from mlbudget.registry.store import MlflowRegistry
 
     budget = load_budget(budget_path)
+    if tracking_uri is None:  # the default store lives in the workdir
+        from mlbudget.inputs import workdir as checked_workdir
+
+        checked_workdir(workdir)
     uri = CycleContext(
         budget_path=str(budget_path), workdir=str(workdir), tracking_uri=tracking_uri
     ).resolved_tracking_uri()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,10 @@ class CycleContext(BaseModel):
     @field_validator("window_end")
     @classmethod
     def _utc(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            v = v.replace(tzinfo=UTC)
-        return v
+        from mlbudget.inputs import window_end
+
+        # Aware UTC, between 1971 and 2200 (InputError, exit 2, for a DAG run's conf as for the CLI).
+        return None if v is None else window_end(v, "window_end")
 
     def resolved_tracking_uri(self) -> str:
         if self.tracking_uri:
