@@ -27,6 +27,10 @@ def render_outcome(outcome, console: Console) -> None:
         console.print(f"  [yellow]warning[/]   {line}", highlight=False)
     if outcome.plan:
         console.print(f"plan: {outcome.plan}", highlight=False)
+    if outcome.unresolved and outcome.status not in ("dry_run", "no_fit"):
+        console.print(f"[red]left unresolved ({len(outcome.unresolved)}):[/]", highlight=False)
+        for line in outcome.unresolved:
+            console.print(f"  [red]•[/] {line}", highlight=False)
     for kind, error in outcome.generation_errors.items():
         console.print(f"  [red]generator failed[/] {kind}: {error}", highlight=False)
     if outcome.benchmarks:

@@ -132,6 +132,20 @@ def _run_benchmark(cycle: OpenCycle, name: str, path, error_path) -> None:
     except MlbudgetError as exc:
         write_json(error_path, {"error": str(exc)})
         return
+    if not candidates[name].is_champion and report.accuracy is not None and report.accuracy_metric:
+        # The level it shows now travels with it: detection compares production with it once it serves.
+        from mlbudget.models.quality import ReferenceQuality, write_reference_quality
+
+        write_reference_quality(
+            bundle.root,
+            ReferenceQuality(
+                metric=report.accuracy_metric,
+                value=report.accuracy,
+                rows=report.accuracy_rows,
+                measured_on=f"the holdout of the cycle that made it (window {cycle.state.window_start}/"
+                f"{cycle.state.window_end})",
+            ),
+        )
     write_json(path, report)
 
 

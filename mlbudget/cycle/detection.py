@@ -37,6 +37,21 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         memory_mb=window.memory_mb,
         reference_class_share=class_share,
         metrics=read_metrics(window.metrics_path) if window.metrics_path else None,
+        champion_level=_champion_level(cycle),
     )
     report.findings.append(check_model_size(bundle.size_mb(), cycle.budget))
+    rule = cycle.budget.limits.accuracy
+    judged = any(f.kind == "accuracy" and f.status != "info" for f in report.findings)
+    if rule is not None and judged and _champion_level(cycle) is None:
+        from mlbudget.detection.accuracy import level_unknown
+
+        report.findings.append(level_unknown(rule.metric))
     return report
+
+
+def _champion_level(cycle: OpenCycle):
+    """The champion's quality on its reference holdout, as stored in its bundle (None when not stored)."""
+    from mlbudget.models.quality import read_reference_quality
+
+    rule = cycle.budget.limits.accuracy
+    return None if rule is None else read_reference_quality(cycle.layout.champion, rule.metric)

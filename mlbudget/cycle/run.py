@@ -30,6 +30,9 @@ class CycleOutcome(BaseModel):
     plan: str = ""
     violations: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    unresolved: list[str] = Field(default_factory=list)
+    """Violations the cycle left in place: all of them unless a new champion now serves, and then those
+    that no candidate addresses (alerts such as an error spike)."""
     validation: str = ""
     generation_errors: dict[str, str] = Field(default_factory=dict)
     benchmarks: list[dict[str, Any]] = Field(default_factory=list)
@@ -39,10 +42,11 @@ class CycleOutcome(BaseModel):
 
     @property
     def exit_code(self) -> int:
-        """0 ok; 1 findings left unresolved (nothing fits, or a dry run found violations); 2 invalid window."""
+        """0 ok; 1 violations left unresolved, whatever the champion decision (nothing fits, the champion
+        was kept, a dry run or check found violations, or a violation no model fixes remains); 2 invalid window."""
         if self.status == "invalid_window":
             return 2
-        if self.status == "no_fit" or (self.status == "dry_run" and self.violations):
+        if self.status == "no_fit" or self.unresolved:
             return 1
         return 0
 
@@ -123,6 +127,7 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
         plan=stages.plan(cycle_dir)["summary"] if layout.plan.exists() else "",
         violations=detection.get("violations", []),
         warnings=detection.get("warnings", []),
+        unresolved=_unresolved(cycle, status),
         validation=stages.validate(cycle_dir)["summary"],
         generation_errors=generation_errors(cycle),
         benchmarks=[
@@ -141,3 +146,19 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
         tracking_uri=cycle.state.tracking_uri,
         seconds=round(time.perf_counter() - started, 1),
     )
+
+
+def _unresolved(cycle, status: Status) -> list[str]:
+    """The violations still in place after the cycle (see :attr:`CycleOutcome.unresolved`)."""
+    from mlbudget.cycle.layout import read_model
+    from mlbudget.detection.findings import DetectionReport
+    from mlbudget.policy.plan import Plan
+
+    if not cycle.layout.detection.exists():
+        return []
+    violations = read_model(cycle.layout.detection, DetectionReport).violations
+    if status != "promoted":
+        return [f.message for f in violations]
+    plan = read_model(cycle.layout.plan, Plan) if cycle.layout.plan.exists() else Plan()
+    alerted = {a.kind for a in plan.alerts}
+    return [f.message for f in violations if f.kind in alerted]

@@ -15,6 +15,8 @@ from mlbudget.detection.budget_checks import cap_status, floor_status
 from mlbudget.detection.drift.psi import psi_from_counts
 from mlbudget.detection.findings import Finding
 from mlbudget.errors import InputError
+from mlbudget.models.quality import ReferenceQuality
+from mlbudget.numbers import compared
 from mlbudget.sources.window import LABEL, PREDICTION
 
 
@@ -42,8 +44,18 @@ def class_labels(values: pd.Series) -> np.ndarray:
     return values.astype(str).to_numpy()
 
 
-def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
-    """The budget's accuracy metric on labelled rows against ``limits.accuracy.minimum``.
+def check_accuracy(
+    frame: pd.DataFrame, budget: Budget, champion_level: ReferenceQuality | None = None
+) -> list[Finding]:
+    """The budget's quality metric on labelled rows against its floor (or ceiling), and against the
+    champion's own level.
+
+    Args:
+        frame: the production window's rows (``label`` and ``prediction``).
+        budget: whose ``limits.accuracy`` applies.
+        champion_level: the champion's metric on its reference holdout (stored with it); production
+            worse than it by more than ``max_drop`` (``max_rise``) is a violation. None: only the
+            bound is checked.
 
     Raises:
         InputError: the window has a ``label`` column but no ``prediction`` column.
@@ -74,6 +86,7 @@ def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     else:
         status = cap_status(actual, limits.bound, budget.warn_margin)
         relation = ">" if status == "violation" else "<="
+    a, b = compared(actual, limits.bound, 3)
     return [
         Finding(
             kind="accuracy",
@@ -81,11 +94,47 @@ def check_accuracy(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
             metric=limits.metric,
             actual=actual,
             limit=limits.bound,
-            message=f"{limits.metric} {actual:.3f} {relation} {limits.bound:.3f} "
-            f"(production window, {len(rows):,} labelled rows)",
+            message=f"{limits.metric} {a} {relation} {b} (production window, {len(rows):,} labelled rows)",
             details={"labelled_rows": len(rows)},
-        )
+        ),
+        *([_against_champion(actual, len(rows), budget, champion_level)] if champion_level is not None else []),
     ]
+
+
+def level_unknown(metric: str) -> Finding:
+    """An ``info`` finding: the champion's own level is not stored, so only the bound was checked."""
+    return Finding(
+        kind="accuracy",
+        status="info",
+        metric=f"{metric}_vs_champion",
+        message=f"the champion's own {metric} on a reference holdout is not stored with it: "
+        "production is compared with the bound only",
+    )
+
+
+def _against_champion(actual: float, rows: int, budget: Budget, level: ReferenceQuality) -> Finding:
+    """Production quality against the champion's own level on its reference holdout."""
+    limits = budget.limits.accuracy
+    metric = f"{limits.metric}_vs_champion"
+    if level.metric != limits.metric:
+        return level_unknown(limits.metric)
+    worse = limits.worse_by(actual, level.value)
+    status = cap_status(worse, limits.tolerance, budget.warn_margin) if worse > 0 else "ok"
+    change = "drop" if limits.higher_is_better else "rise"
+    name = "max_drop" if limits.higher_is_better else "max_rise"
+    amount, allowed = compared(max(worse, 0.0), limits.tolerance, 3)
+    relation = ">" if status == "violation" else "<="
+    now, then = compared(actual, level.value, 3)
+    return Finding(
+        kind="accuracy",
+        status=status,
+        metric=metric,
+        actual=worse,
+        limit=limits.tolerance,
+        message=f"{limits.metric} {change} {amount} {relation} {allowed} ({name}) against the champion's own level "
+        f"({now} in production vs {then} on {level.measured_on}; {rows:,} labelled rows)",
+        details={"champion_level": level.value, "production": actual, "labelled_rows": rows},
+    )
 
 
 def production_quality(metric: str, labels: pd.Series, predictions: pd.Series) -> float | None:

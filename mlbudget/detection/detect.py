@@ -13,6 +13,7 @@ from mlbudget.detection.drift.run import detect_drift
 from mlbudget.detection.findings import DetectionReport, DriftReport, Finding
 from mlbudget.detection.metrics_checks import check_metrics
 from mlbudget.models.features import FeatureSpec
+from mlbudget.models.quality import ReferenceQuality
 from mlbudget.sources.metrics_summary import WindowMetrics
 
 
@@ -24,6 +25,7 @@ def detect(
     memory_mb: list[float] | None = None,
     reference_class_share: dict | None = None,
     metrics: WindowMetrics | None = None,
+    champion_level: ReferenceQuality | None = None,
 ) -> DetectionReport:
     """Budget checks, latency creep, accuracy, prediction drift and data drift for one window.
 
@@ -37,6 +39,8 @@ def detect(
             when None and ``reference`` holds the label column, its label shares are used.
         metrics: the window's aggregated metrics (e.g. from Prometheus); when given, latency, error rate,
             throughput and creep come from them instead of the rows.
+        champion_level: the champion's quality on its reference holdout (see :mod:`mlbudget.models.quality`):
+            production quality worse than it by more than ``max_drop`` is an accuracy violation.
 
     Returns:
         The findings (passes included) and the drift report.
@@ -50,7 +54,7 @@ def detect(
     else:
         findings = check_budget(window_frame, budget, memory_mb)
         findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep)
-    findings += check_accuracy(window_frame, budget)
+    findings += check_accuracy(window_frame, budget, champion_level)
     if reference_class_share is None and isinstance(reference, pd.DataFrame) and spec.label in reference.columns:
         reference_class_share = reference[spec.label].value_counts().to_dict()
     findings += check_prediction_drift(

@@ -16,11 +16,27 @@ class PlannedAction(BaseModel):
     forced: bool = False
 
 
+class PlannedAlert(BaseModel):
+    """A violation no candidate model can fix (an error spike, or a kind no policy rule maps): it is reported."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    """The finding kind, e.g. ``error_rate``."""
+    reason: str
+
+
+ALERT_ONLY: frozenset[str] = frozenset({"error_rate"})
+"""Finding kinds that no model candidate fixes (the default rule for them: no model action; alert)."""
+
+
 class Plan(BaseModel):
-    """What the cycle will try. Empty actions: the model is within budget, nothing to do."""
+    """What the cycle will try. Empty actions: no model action (alerts say what remains)."""
 
     model_config = ConfigDict(extra="forbid")
     actions: list[PlannedAction] = Field(default_factory=list)
+    alerts: list[PlannedAlert] = Field(default_factory=list)
+    """Violations that no candidate addresses: the plan takes no model action for them, and the cycle's
+    exit code says they remain."""
     dry_run: bool = False
     fp32: list[str] = Field(default_factory=list)
     """Kinds whose outputs are full-precision models (run first; compressors also take them as parents)."""
@@ -28,12 +44,14 @@ class Plan(BaseModel):
     """Kinds that compress a full-precision parent."""
 
     def summary(self) -> str:
+        alerts = "; ".join(f"alert: {a.reason}" for a in self.alerts)
         if not self.actions:
-            return "no action: every finding is within budget"
+            return f"no model action; {alerts}" if alerts else "no action: every finding is within budget"
         by_reason: dict[str, list[str]] = {}
         for action in self.actions:
             by_reason.setdefault(action.reason, []).append(action.kind)
-        return "; ".join(f"{', '.join(kinds)} because {reason}" for reason, kinds in by_reason.items())
+        text = "; ".join(f"{', '.join(kinds)} because {reason}" for reason, kinds in by_reason.items())
+        return f"{text}; {alerts}" if alerts else text
 
 
 def _triggers(findings: list[Finding], kinds: list[str], on_warn: bool) -> list[Finding]:
@@ -53,7 +71,9 @@ def make_plan(
         dry_run: mark the plan as a dry run (the cycle stops after planning).
 
     Returns:
-        The plan: the union of the actions of every rule that fired, plus forced kinds.
+        The plan: the union of the actions of every rule that fired, plus forced kinds, and an
+        alert for every violation that no rule answers with a candidate (``error_rate`` always:
+        a model candidate does not fix an error spike).
 
     Raises:
         UnknownPluginError: a rule or a forced action names no registered generator.
@@ -64,19 +84,35 @@ def make_plan(
     for kind in forced or []:
         CandidateGenerator.lookup(kind)
         actions.setdefault(kind, PlannedAction(kind=kind, reason="forced on demand", forced=True))
+    covered: set[str] = set()
     for rule in budget.policy.rules:
         fired = _triggers(detection.findings, list(rule.when), rule.on_warn)
         if not fired:
             continue
+        covered.update(f.kind for f in fired)
         reason = "; ".join(dict.fromkeys(f.message for f in fired[:3]))
         for kind in rule.actions:
             CandidateGenerator.lookup(kind)
             actions.setdefault(kind, PlannedAction(kind=kind, reason=reason))
     ordered = list(actions.values())
+    alerts = _alerts(detection.findings, covered)
     makes_fp32 = {k for k in actions if CandidateGenerator.lookup(k).makes_fp32}
     return Plan(
         actions=ordered,
+        alerts=alerts,
         dry_run=dry_run,
         fp32=[a.kind for a in ordered if a.kind in makes_fp32],
         compress=[a.kind for a in ordered if a.kind not in makes_fp32],
     )
+
+
+def _alerts(findings: list[Finding], covered: set[str]) -> list[PlannedAlert]:
+    """One alert per kind of violation that no rule answered (and always for the alert-only kinds)."""
+    by_kind: dict[str, list[str]] = {}
+    for f in findings:
+        if f.status == "violation" and (f.kind in ALERT_ONLY or f.kind not in covered):
+            by_kind.setdefault(f.kind, []).append(f.message)
+    return [
+        PlannedAlert(kind=kind, reason="; ".join(dict.fromkeys(messages[:3])) + " (no model candidate fixes this)")
+        for kind, messages in by_kind.items()
+    ]

@@ -2,7 +2,7 @@
 
 The ONNX graph is logged with ``mlflow.onnx.log_model`` (signature and input
 example from the feature spec); the other bundle files (features.json,
-lineage.json, torch.pt, reference.parquet) travel as the model's
+lineage.json, torch.pt, reference.parquet, profile.json, quality.json) travel as the model's
 ``extra_files``, so one model URI holds the whole bundle.
 """
 
@@ -25,9 +25,10 @@ from mlbudget.models.bundle import (
     ModelBundle,
     file_sha256,
 )
+from mlbudget.models.quality import QUALITY_FILE
 from mlbudget.registry import tags as T
 
-EXTRA_FILES = (CONTRACT_FILE, FEATURES_FILE, LINEAGE_FILE, TORCH_FILE, REFERENCE_FILE, PROFILE_FILE)
+EXTRA_FILES = (CONTRACT_FILE, FEATURES_FILE, LINEAGE_FILE, TORCH_FILE, REFERENCE_FILE, PROFILE_FILE, QUALITY_FILE)
 
 
 def _signature(bundle: ModelBundle) -> tuple[Any, Any]:

@@ -51,3 +51,26 @@ def test_forced_actions_come_first_and_are_marked():
 def test_unknown_action_lists_the_known_generators():
     with pytest.raises(UnknownPluginError, match=r"unknown candidate generator 'shrink'; known: .*ort_static_int8"):
         make_plan(DetectionReport(findings=[]), _budget(), forced=["shrink"])
+
+
+def test_error_rate_violation_is_an_alert_with_no_model_action():
+    # 2 % errors against a 1 % limit: no candidate model fixes an error spike, so the plan says so.
+    message = "error rate 2.00% > 1.00% (production window, 200 of 10,000 requests)"
+    finding = _finding("error_rate", "violation", message)
+    plan = make_plan(DetectionReport(findings=[finding]), _budget())
+    assert plan.actions == [] and [a.kind for a in plan.alerts] == ["error_rate"]
+    assert plan.summary() == (
+        "no model action; alert: error rate 2.00% > 1.00% (production window, 200 of 10,000 requests) "
+        "(no model candidate fixes this)"
+    )
+    # Even a rule mapping error_rate to a generator does not hide the alert.
+    budget = _budget(policy={"rules": [{"when": ["error_rate"], "actions": ["retrain"]}]})
+    assert [a.kind for a in make_plan(DetectionReport(findings=[finding]), budget).alerts] == ["error_rate"]
+
+
+def test_violation_no_rule_answers_is_an_alert_beside_the_actions():
+    budget = _budget(policy={"rules": [{"when": ["latency"], "actions": ["ort_dynamic_int8"]}]})
+    findings = [_finding("latency", "violation", "p95 3 ms > 2 ms"), _finding("drift", "violation", "7 drifted")]
+    plan = make_plan(DetectionReport(findings=findings), budget)
+    assert [a.kind for a in plan.actions] == ["ort_dynamic_int8"] and [a.kind for a in plan.alerts] == ["drift"]
+    assert plan.summary().endswith("; alert: 7 drifted (no model candidate fixes this)")
