@@ -15,7 +15,7 @@ import typer
 from mlbudget.cli.common import EXIT_BAD_INPUT, JSON_OPTION, emit_json, handle_errors
 
 budget_app = typer.Typer(
-    help="Validate, hash and compare budget documents; export their JSON schema.",
+    help="Validate, hash and compare budget documents; export their JSON schema, alert rules and Grafana dashboard.",
     no_args_is_help=True,
 )
 

@@ -15,6 +15,7 @@ from mlbudget.budget.durations import format_duration
 from mlbudget.budget.model import Budget, LatencyCreepRule
 from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status
 from mlbudget.detection.findings import Finding
+from mlbudget.numbers import compared, compared_percent
 from mlbudget.sources.metrics_summary import WindowMetrics
 
 _RELATION = {"violation": ">", "warn": "<=", "ok": "<="}
@@ -33,8 +34,9 @@ def check_latency_histogram(metrics: WindowMetrics, budget: Budget) -> list[Find
         lower, upper = metrics.latency.bucket_of(_QUANTILE[percentile])
         between = lower < limit and (upper is None or limit < upper) and not metrics.latency.is_bound(limit)
         status = cap_status(actual, limit, budget.warn_margin)
+        a, b = compared(actual, limit)
         message = (
-            f"{percentile} {actual:.2f} ms {_RELATION[status]} {limit:.1f} ms "
+            f"{percentile} {a} ms {_RELATION[status]} {b} ms "
             f"({metrics.source} histogram, ~{n:,.0f} requests; the {percentile} lies in bucket "
             f"{_bucket(lower, upper)})"
         )
@@ -92,8 +94,9 @@ def check_error_ratio(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
     if actual is None:
         return [Finding(kind="error_rate", status="info", metric="error_rate", message="no requests in the window")]
     status = cap_status(actual, limit, budget.warn_margin)
+    a, b = compared_percent(actual, limit, 2)
     message = (
-        f"error rate {actual:.2%} {_RELATION[status]} {limit:.2%} ({metrics.source} counters, "
+        f"error rate {a} {_RELATION[status]} {b} ({metrics.source} counters, "
         f"~{metrics.errors:,.0f} of ~{metrics.requests:,.0f} requests)"
     )
     return [
@@ -151,9 +154,11 @@ def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[F
     sustained = min(increases)
     status = "violation" if sustained > rule.increase else "ok"
     relation = ">" if status == "violation" else "<="
+    now, then = compared(min(values), baseline)
+    change, threshold = compared(sustained * 100.0, rule.increase * 100.0, 0)
     message = (
-        f"{rule.percentile} +{sustained:.0%} over baseline ({min(values):.2f} ms vs {baseline:.2f} ms) in every "
-        f"{width} bucket of the last {format_duration(rule.sustained_for)} ({relation} +{rule.increase:.0%}; "
+        f"{rule.percentile} {'+' if float(change) > 0 else ''}{change}% over baseline ({now} ms vs {then} ms) in "
+        f"every {width} bucket of the last {format_duration(rule.sustained_for)} ({relation} +{threshold}%; "
         f"{metrics.source} histogram)"
     )
     return [

@@ -77,6 +77,7 @@ def test_a_limit_between_bucket_bounds_is_called_out():
     assert finding.details["bucket_ms"] == [2.0, 5.0]
     assert finding.details["limit_between_buckets"] is True
     assert "falls between bucket bounds" in finding.message and "(2, 5] ms" in finding.message
+    assert finding.message.startswith(f"p95 {finding.actual:.1f} ms > 4.5 ms (prometheus histogram, ~1,000 requests")
     assert finding.status == "violation" and finding.actual == pytest.approx(np.percentile(latencies, 95))
 
 
@@ -104,6 +105,7 @@ def test_creep_needs_every_recent_bucket_above_the_baseline():
     rule = _budget(p95_ms=5.0).monitoring.latency_creep  # sustained 30m of 15m buckets: the last two
     crept = creep_from_metrics(_summary([1.0] * 10, buckets=_buckets([1.0, 1.3, 1.4]), baseline=1.0), rule)[0]
     assert crept.status == "violation" and crept.actual == pytest.approx(0.3)
+    assert crept.message.startswith("p95 +30% over baseline (1.3 ms vs 1.0 ms) in every 15m bucket of the last 30m")
     spike = creep_from_metrics(_summary([1.0] * 10, buckets=_buckets([1.0, 1.0, 1.9]), baseline=1.0), rule)[0]
     assert spike.status == "ok" and spike.actual == pytest.approx(0.0)
     empty = creep_from_metrics(_summary([1.0] * 10, buckets=_buckets([1.0, None, 1.4]), baseline=1.0), rule)[0]

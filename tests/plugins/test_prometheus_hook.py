@@ -112,6 +112,9 @@ def test_credentials_reach_a_real_prometheus_with_basic_auth(monkeypatch, tmp_pa
         assert client.query("vector(1)", datetime.now(UTC))[0]["value"][1] == "1"
         assert PrometheusHook().get_conn().query("vector(2)", datetime.now(UTC))[0]["value"][1] == "2"
 
+        with pytest.raises(ConfigError, match=r"rejected the query `sum\(`: .*parse error"):
+            client.query("sum(", datetime.now(UTC))
+
         monkeypatch.setenv(PASSWORD_ENV, "wrong")
         wrong = source.PrometheusClient(os.environ[URL_ENV], *source._credentials(config))
         with pytest.raises(ConfigError, match=r"refused the credentials \(HTTP 401"):
