@@ -44,3 +44,9 @@ def test_the_image_is_the_grafana_release_the_sdk_types_target(grafana):
     release = version("grafana-foundation-sdk").split("!")[-1]  # "<epoch>!11.6.0": types for Grafana 11.6
     tag = grafana["image"].split(":")[1]
     assert tag.split(".")[:2] == release.split(".")[:2], (tag, release)
+
+
+def test_airflow_reaches_prometheus_through_prometheus_default():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-worker-default"):
+        assert services[name]["environment"]["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] == "prometheus://prometheus:9090"
