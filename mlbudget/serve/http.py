@@ -22,9 +22,13 @@ from mlbudget.serve.log_writer import LoggedRequest, RequestLogWriter
 from mlbudget.serve.metrics import ServerMetrics
 from mlbudget.serve.predictor import BadRequest, Predictor
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""Larger bodies get 413 unread (10,000 rows of a few dozen features fit well inside)."""
 IDLE_TIMEOUT_S = 60.0
 """Idle keep-alive connections are closed after this long, so their threads end."""
+LISTEN_BACKLOG = 1024
+"""Pending connections the kernel queues before refusing: at least the concurrency the server is run at
+(``ThreadingHTTPServer``'s default of 5 reset 12-17 % of connections at 200 concurrent clients)."""
 
 
 class PredictService:
@@ -42,6 +46,8 @@ class PredictService:
         self.predictor = predictor
         self.metrics = metrics
         self.log_writer = log_writer
+        if log_writer is not None:
+            log_writer.on_failure = metrics.log_failure
         self._process = psutil.Process()
         self._memory = (0.0, 0.0)  # (monotonic time read, MB)
 
@@ -88,6 +94,16 @@ class PredictService:
             request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, classes)
             self.log_writer.append(request)
 
+    def health(self) -> dict:
+        """``/health``: ``ok``, or ``degraded`` while the request log fails to write (with the last error)."""
+        health = {"status": "ok", "model": self.metrics.model, "sha256": self.predictor.sha256}
+        writer = self.log_writer
+        if writer is not None:
+            health["request_log"] = {"failures": writer.failures, "last_error": writer.last_error}
+            if writer.failing:
+                health["status"] = "degraded"
+        return health
+
     def _memory_mb(self) -> float:
         """Resident memory in MB, read at most once a second (it is logged on every row)."""
         read_at, mb = self._memory
@@ -100,25 +116,41 @@ class PredictService:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line (not HTTP/0.9's bare body)
     timeout = IDLE_TIMEOUT_S
     # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm and the
     # client's delayed ACK hold the body back ~40 ms on every keep-alive request.
     disable_nagle_algorithm = True
     server: _Server
 
+    def handle_one_request(self) -> None:
+        """The stdlib's, with a last resort: whatever escapes a handler is answered 500 and counted."""
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:  # noqa: BLE001  the client gets an answer, the server lives
+            self.close_connection = True
+            if not getattr(self, "_answered", True):
+                try:
+                    self._send(500, _error(f"internal error: {type(exc).__name__}"))
+                except OSError:
+                    pass
+
     def do_GET(self) -> None:  # noqa: N802  (the stdlib's naming)
+        self._answered = False
         path = self.path.split("?", 1)[0]
         service = self.server.service
         if path == "/metrics":
             body, content_type = service.metrics.exposition(self.headers.get("Accept"))
             self._send(200, body, content_type)
         elif path in ("/health", "/healthz"):
-            health = {"status": "ok", "model": service.metrics.model, "sha256": service.predictor.sha256}
-            self._send(200, json.dumps(health).encode())
+            self._send(200, json.dumps(service.health()).encode())
         else:
             self._send(404, _error(f"no such path {path} (expected POST /predict, GET /metrics or GET /health)"))
 
     def do_POST(self) -> None:  # noqa: N802
+        self._answered = False
         started_ns, stamp = time.perf_counter_ns(), datetime.now(UTC)
         path = self.path.split("?", 1)[0]
         body = self._read_body()
@@ -143,7 +175,21 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(int(length))
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (bad request line, headers too long, unknown method): JSON, counted."""
+        self.close_connection = True
+        self._send(code, _error(message or self.responses.get(code, ("error",))[0]))
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.close_connection = True
+        self._send(405, _error(f"method {self.command} not allowed (expected POST /predict or GET)"))
+
+    do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_PUT  # noqa: N815
+
     def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+        self._answered = True
+        if code >= 400:
+            self.server.service.metrics.http_error(code)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -160,6 +206,7 @@ def _error(message: str) -> bytes:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
     service: PredictService
 
 

@@ -88,6 +88,13 @@ class RequestLogWriter:
         self.flush_seconds = flush_seconds
         self.files_written: list[Path] = []
         self.rows_written = 0
+        self.failures = 0
+        """Batches that could not be written (their rows are lost)."""
+        self.last_error: str | None = None
+        self.failing = False
+        """True from a failed write until the next write succeeds."""
+        self.on_failure = None
+        """Called (no arguments) after each failed write, e.g. to count it in /metrics."""
         self._pending: list[LoggedRequest] = []
         self._pending_rows = 0
         self._lock = threading.Lock()
@@ -131,7 +138,15 @@ class RequestLogWriter:
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001  a full disk must not stop logging for good
-                log.error("request log: cannot write to %s (%s); that batch of rows is lost", self.log_dir, exc)
+                self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        self.failing = True
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        log.error("request log: cannot write to %s (%s); that batch of rows is lost", self.log_dir, exc)
+        if self.on_failure is not None:
+            self.on_failure()
 
     def frame(self, batch: Sequence[LoggedRequest]) -> pd.DataFrame:
         """The request-log rows of ``batch``, with fixed dtypes so every part file has one schema."""
@@ -158,6 +173,7 @@ class RequestLogWriter:
         return frame[[TIMESTAMP, LATENCY, STATUS, *STAGES, *self.columns, PREDICTION, LABEL, MEMORY_COLUMN]]
 
     def _write(self, frame: pd.DataFrame) -> list[Path]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)  # removed while serving (log rotation, a clean-up): recreate
         written = []
         hours = frame[TIMESTAMP].dt.strftime("%Y%m%dT%H")
         for hour, rows in frame.groupby(hours, sort=True):
@@ -169,4 +185,5 @@ class RequestLogWriter:
             written.append(path)
             self.rows_written += len(rows)
         self.files_written += written
+        self.failing = False
         return written

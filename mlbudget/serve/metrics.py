@@ -6,6 +6,8 @@
     mlbudget_requests_total{model="<budget name>", status="ok"|"error"}        counter, every request
     mlbudget_stage_latency_seconds_bucket{model=..., stage="preprocess"|"inference"|"postprocess", le=...}
                                                                                histogram, ok requests per stage
+    mlbudget_http_errors_total{model=..., code="400"|"404"|"413"|"500"|...}   counter, every 4xx/5xx response
+    mlbudget_request_log_failures_total{model=...}                             counter, log batches lost
     process_resident_memory_bytes, process_cpu_seconds_total, ...             the process collector
 
 Each server owns its own ``CollectorRegistry`` (not the global one), so several
@@ -29,6 +31,11 @@ STAGE_LATENCY_METRIC = "mlbudget_stage_latency_seconds"
 """Histogram of each stage's latency (label ``stage``), successful requests only."""
 STAGES = ("preprocess", "inference", "postprocess")
 """The stages of a request, in order (the request log's ``<stage>_ms`` columns)."""
+
+HTTP_ERRORS_METRIC = "mlbudget_http_errors_total"
+"""Counter of 4xx/5xx responses by ``code``, whatever the path."""
+LOG_FAILURES_METRIC = "mlbudget_request_log_failures_total"
+"""Counter of request-log batches that failed to write."""
 
 _HISTOGRAM_NAME = LATENCY_METRIC.removesuffix("_bucket")
 _COUNTER_NAME = REQUESTS_METRIC.removesuffix("_total")
@@ -85,6 +92,26 @@ class ServerMetrics:
         )
         self._ok = counter.labels(model, "ok")
         self._error = counter.labels(model, "error")
+        self._http_errors = Counter(
+            HTTP_ERRORS_METRIC.removesuffix("_total"),
+            "Responses with a 4xx or 5xx status, every path (bad body, unknown path, too large, internal error).",
+            [MODEL_LABEL, "code"],
+            registry=self.registry,
+        )
+        self._log_failures = Counter(
+            LOG_FAILURES_METRIC.removesuffix("_total"),
+            "Request-log batches that could not be written (their rows are lost).",
+            [MODEL_LABEL],
+            registry=self.registry,
+        ).labels(model)
+
+    def http_error(self, code: int) -> None:
+        """Count one 4xx/5xx response."""
+        self._http_errors.labels(self.model, str(code)).inc()
+
+    def log_failure(self) -> None:
+        """Count one request-log batch that could not be written."""
+        self._log_failures.inc()
 
     def observe(self, ok: bool, latency_s: float, stages_s: Iterable[float] = ()) -> None:
         """Count one request; successful ones also go into the latency histograms (whole and per stage).

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 10_000
 """Most rows one request may carry."""
+MAX_INT_DIGITS = 30
+"""Longer integer literals are refused (Python refuses past 4300 digits, with a ValueError)."""
 EXPECTED_BODY = '{"rows": [{feature: value, ...}, ...]}'
 
 
@@ -93,6 +95,9 @@ class Predictor:
         out = np.zeros((len(rows), self.spec.input_width), dtype=np.float32)
         names = self._numeric_names
         block = _number_block([[row.get(name) for name in names] for row in rows], names)
+        if np.isinf(block).any():  # floats are parsed finite; a huge int can still overflow float64
+            name = names[int(np.argwhere(np.isinf(block))[0][1])]
+            raise BadRequest(f"feature {name}: out of the float64 range (expected finite numbers or null)")
         block = np.where(np.isnan(block), self._means, block)  # nulls: the reference mean, as transform does
         out[:, : len(names)] = (block - self._means) / self._stds
         offset = len(self.spec.numeric)
@@ -110,15 +115,38 @@ class Predictor:
         import numpy as np
 
         logits = self.runtime.run({self.spec.input_name: x})[0]
+        if not np.isfinite(logits).all():  # argmax of NaN logits is class 0: never answer that
+            raise FloatingPointError("the model produced non-finite outputs")
         return self.classes[np.argmax(logits, axis=1)]
 
 
+def _no_constant(name: str) -> float:
+    raise BadRequest(f"{name} is not a number JSON allows (expected finite numbers or null)")
+
+
+def _finite_float(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest(f"{text[:40]} is not a finite number (expected finite numbers or null)")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadRequest(f"an integer of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
 def _rows_of(body: bytes) -> list[dict[str, Any]]:
-    """The ``rows`` list of a request body, each row an object."""
+    """The ``rows`` list of a request body, each row an object; strict JSON (no NaN/Infinity, finite numbers)."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON ({exc}); expected {EXPECTED_BODY}") from None
+    except RecursionError:
+        raise BadRequest(f"request body is nested too deeply; expected {EXPECTED_BODY}") from None
     if not isinstance(document, dict) or not isinstance(document.get("rows"), list):
         got = "an object without a rows list" if isinstance(document, dict) else f"a JSON {type(document).__name__}"
         raise BadRequest(f"request body is {got}; expected {EXPECTED_BODY}")
@@ -136,7 +164,12 @@ def _number_block(values: list[list[Any]], names: list[str]) -> np.ndarray:
     import numpy as np
 
     try:
-        return np.array(values, dtype=np.float64).reshape(len(values), len(names))
+        block = np.array(values, dtype=np.float64).reshape(len(values), len(names))
+        for row in values:  # strict types: JSON true/false is not a number (numpy would read 1.0/0.0)
+            for name, value in zip(names, row):
+                if value is True or value is False:
+                    raise BadRequest(f"feature {name}: {value!r} is not a number (expected numbers or null)")
+        return block
     except (TypeError, ValueError):
         for row in values:
             for name, value in zip(names, row):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.registry.conftest import mlflow_db_template  # noqa: F401  (session fixture, reused)
+from tests.serve.conftest import demo_bundle  # noqa: F401  (session fixture, reused)
 
 MODEL = "kill-me"
 
