@@ -243,7 +243,7 @@ class FeatureDriftOverride(StrictModel):
     method: DriftMethod | None = None
     """Drift test for this feature (default: the section's method)."""
     threshold: float | None = Field(None, gt=0)
-    """Threshold for this feature (default: the section's threshold)."""
+    """Smallest effect that matters for this feature (default: the section's threshold / min_effect)."""
     ignore: bool = False
     """Leave this feature out of drift detection."""
 
@@ -252,13 +252,21 @@ class DriftSettings(StrictModel):
     """Per-feature data drift and prediction drift against the champion's reference."""
 
     method: DriftMethod = "psi"
-    """Default test for numeric features. Decisions are taken on effect sizes, not p-values."""
+    """Default test for numeric features. A feature drifts when its statistic is beyond the sampling
+    noise at the two sizes and at least the smallest effect that matters (p-values decide nothing)."""
     categorical_method: DriftMethod = "psi"
-    """Default test for categorical features."""
+    """Default test for categorical features and for discrete numeric ones (few distinct values)."""
     threshold: float | None = Field(None, gt=0)
-    """Threshold on the statistic for every feature without an override. Unset: each method's own
-    default, chosen to stay quiet on sampling noise at large n yet catch real shifts (PSI 0.1 numeric /
-    0.035 categorical, KS D 0.1, Wasserstein/std 0.2, JS distance 0.1 / 0.08, Cramer's V 0.09)."""
+    """Smallest effect that matters, on the statistic, for every feature without an override. Unset:
+    ``min_effect`` for the method, else the method's default (PSI 0.02 numeric / 0.025 categorical and
+    discrete, KS D 0.05, Wasserstein/std 0.1, JS distance 0.05 / 0.07, Cramer's V 0.08)."""
+    min_effect: dict[DriftMethod, float] = Field(default_factory=dict)
+    """Smallest effect that matters per method (e.g. ``{psi: 0.05}``), where it differs from the default."""
+    alpha: float = Field(0.001, gt=0, lt=0.5)
+    """Sampling noise: a statistic must exceed its ``1 - alpha`` quantile under no change at the
+    window's and the reference's sizes (false alarms per feature and window at most about ``alpha``)."""
+    borderline: float = Field(0.1, ge=0, lt=1)
+    """Relative band around the threshold reported as ``borderline``: a warning, never drift by itself."""
     per_feature: dict[str, FeatureDriftOverride] = Field(default_factory=dict)
     """Overrides by feature name."""
     max_drifted_share: float = Field(0.3, ge=0, le=1)

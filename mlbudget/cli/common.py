@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from mlbudget.errors import MlbudgetError
 
@@ -23,8 +21,24 @@ EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 EXIT_DEPENDENCY = 3
 
-err_console = Console(stderr=True)
-out_console = Console()
+
+_CONSOLES: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``err_console`` and ``out_console``: rich consoles built when a command first imports them.
+
+    Importing rich costs ~0.15 s, which commands that never print a table (``--help``,
+    ``budget validate``) do not pay.
+    """
+    if name not in {"err_console", "out_console"}:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _CONSOLES:
+        from rich.console import Console
+
+        _CONSOLES[name] = Console(stderr=name == "err_console")
+    return _CONSOLES[name]
+
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout (progress and logs go to stderr).")
 
@@ -35,9 +49,11 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except MlbudgetError as exc:
+        from rich.text import Text
+
         for line in str(exc).splitlines() or [type(exc).__name__]:
             # The message may hold user text (file names, YAML values): never read it as markup.
-            err_console.print(Text.assemble(("error: ", "red"), line), highlight=False, soft_wrap=True)
+            __getattr__("err_console").print(Text.assemble(("error: ", "red"), line), highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -59,6 +75,6 @@ def progress():
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=__getattr__("err_console"),
         transient=True,
     )

@@ -16,35 +16,32 @@ from mlbudget.errors import InputError
 
 
 def read_table(path: Path):
-    """Read a Parquet or CSV file into a data frame.
+    """Read a Parquet or CSV file into a data frame (for ``--exact``, which needs the raw values).
 
     Raises:
         InputError: the file is missing, unreadable, or neither Parquet nor CSV.
     """
     import pandas as pd
 
-    if not path.is_file():
-        raise InputError(f"{path}: no such file (expected a Parquet or CSV table)")
-    suffix = path.suffix.lower()
+    from mlbudget.detection.drift.reading import TableSource
+
+    source = TableSource(path)  # checks existence and type
     try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path)
+        return pd.read_csv(path) if source.suffix == ".csv" else pd.read_parquet(path)
     except Exception as exc:  # pyarrow and the CSV parser raise many types
-        raise InputError(f"{path}: not a readable {suffix[1:]} table ({type(exc).__name__}: {exc})") from exc
-    raise InputError(f"{path}: unknown file type {suffix or '(none)'!r} (expected .parquet, .pq or .csv)")
+        raise InputError(f"{path}: not a readable {source.suffix[1:]} table ({type(exc).__name__}: {exc})") from exc
 
 
 def read_reference(path: Path):
-    """A reference table, or a saved reference profile (``.json``)."""
+    """A saved reference profile (``.json``), or the reference table as a batch source."""
     from mlbudget.detection.drift.profile import ReferenceProfile
+    from mlbudget.detection.drift.reading import TableSource
 
     if path.suffix.lower() == ".json":
         if not path.is_file():
             raise InputError(f"{path}: no such file (expected a reference profile)")
         return ReferenceProfile.load(path)
-    return read_table(path)
+    return TableSource(path)
 
 
 def drift_settings(method: str | None, threshold: float | None):
@@ -76,16 +73,10 @@ def select_columns(reference, current, columns: str | None) -> tuple[list[str] |
     names = [c.strip() for c in columns.split(",") if c.strip()]
     if not names:
         raise InputError("--columns: expected a comma-separated list of column names")
-    if isinstance(reference, ReferenceProfile):
-        missing = [c for c in names if c not in reference.columns]
-        if missing:
-            raise InputError(f"reference profile lacks columns: {', '.join(missing)}")
-        return [c for c in names if reference.columns[c].kind == "numeric"], [
-            c for c in names if reference.columns[c].kind == "categorical"
-        ]
     missing = [c for c in names if c not in reference.columns]
     if missing:
-        raise InputError(f"reference data lacks columns: {', '.join(missing)}")
+        what = "reference profile" if isinstance(reference, ReferenceProfile) else "reference data"
+        raise InputError(f"{what} lacks columns: {', '.join(missing)}")
     return infer_kinds(reference, names)
 
 
@@ -109,15 +100,21 @@ def drift_command(
 ) -> None:
     """Test each feature column of CURRENT for drift against REFERENCE.
 
+    Files are read in record batches (only the needed columns); a feature drifts
+    when its statistic is beyond the sampling noise and the smallest effect.
     Request-log columns (timestamp, status, *_ms, prediction, label, request_id)
-    are skipped unless --columns names them. Exit 0: no drift; 1: drift; 2: bad input.
+    are skipped unless --columns names them. Exit 0: no drift (borderline
+    features are warnings); 1: drift; 2: bad input.
     """
     from mlbudget.detection.drift import detect_drift
+    from mlbudget.detection.drift.reading import TableSource
 
     with handle_errors():
         settings = drift_settings(method, threshold)
-        ref, cur = read_reference(reference), read_table(current)
+        ref, cur = read_reference(reference), TableSource(current)
         numeric, categorical = select_columns(ref, cur, columns)
+        if exact:
+            ref, cur = (ref if not isinstance(ref, TableSource) else read_table(reference)), read_table(current)
         report = detect_drift(ref, cur, settings, numeric=numeric, categorical=categorical, exact=exact)
     if json_output:
         emit_json({**report.model_dump(mode="json"), "exact": exact})
@@ -130,18 +127,15 @@ def _print_table(report) -> None:
     from rich.table import Table
 
     table = Table(title=f"drift: {report.current_rows:,} current vs {report.reference_rows:,} reference rows")
-    for header in ("feature", "kind", "method", "statistic", "p-value", "threshold", "drifted"):
-        table.add_column(header, justify="right" if header in {"statistic", "p-value", "threshold"} else "left")
+    numbers = {"statistic", "noise", "min effect", "p-value"}
+    for header in ("feature", "kind", "method", "statistic", "noise", "min effect", "p-value", "status"):
+        table.add_column(header, justify="right" if header in numbers else "left")
+    style = {"drifted": "[red]drifted[/red]", "borderline": "[yellow]borderline[/yellow]", "ok": "ok"}
     for r in report.rows:
         p_value = "" if r.p_value is None else f"{r.p_value:.3g}"
+        noise = "" if r.noise is None else f"{r.noise:.4f}"
         table.add_row(
-            r.feature,
-            r.kind,
-            r.method,
-            f"{r.statistic:.4f}",
-            p_value,
-            f"{r.threshold:g}",
-            "[red]yes[/red]" if r.drifted else "no",
+            r.feature, r.kind, r.method, f"{r.statistic:.4f}", noise, f"{r.min_effect:g}", p_value, style[r.status]
         )
     out_console.print(table)
     verdict = "dataset drift" if report.dataset_drift else "no dataset drift"

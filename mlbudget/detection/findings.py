@@ -31,11 +31,19 @@ class DriftRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     feature: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "discrete", "categorical"]
+    """``discrete``: a numeric column with few distinct values, binned and tested by value."""
     method: str
     statistic: float
     p_value: float | None = None
     threshold: float
+    """What the statistic must exceed: the larger of ``noise`` and ``min_effect``."""
+    noise: float | None = None
+    """The statistic's ``1 - alpha`` quantile under no change at the two sample sizes."""
+    min_effect: float | None = None
+    """The smallest effect that matters (budget or method default)."""
+    status: Literal["ok", "borderline", "drifted"] = "ok"
+    """``borderline``: within the band around the threshold (a warning, never drift by itself)."""
     drifted: bool
 
 
@@ -43,6 +51,7 @@ class DriftReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rows: list[DriftRow]
     drifted_share: float
+    """Share of tested features that drifted (borderline ones do not count)."""
     dataset_drift: bool
     reference_rows: int
     current_rows: int

@@ -65,9 +65,21 @@ def test_drift_exit_1_json_on_stdout_only(tables):
     document = json.loads(result.stdout)
     rows = {r["feature"]: r for r in document["rows"]}
     assert set(rows) == {"age", "income", "region"}  # request-log columns skipped
-    assert rows["age"]["drifted"] and rows["age"]["method"] == "psi" and rows["age"]["threshold"] == 0.1
+    assert rows["age"]["drifted"] and rows["age"]["method"] == "psi" and rows["age"]["min_effect"] == 0.02
+    assert rows["age"]["status"] == "drifted" and rows["age"]["threshold"] == max(0.02, rows["age"]["noise"])
     assert not rows["income"]["drifted"]
-    assert set(rows["age"]) == {"feature", "kind", "method", "statistic", "p_value", "threshold", "drifted"}
+    assert set(rows["age"]) == {
+        "feature",
+        "kind",
+        "method",
+        "statistic",
+        "p_value",
+        "threshold",
+        "noise",
+        "min_effect",
+        "status",
+        "drifted",
+    }
     assert document["drifted_share"] == pytest.approx(1 / 3) and document["dataset_drift"] is True
     assert document["exact"] is False
 
@@ -79,7 +91,7 @@ def test_method_threshold_columns_and_exact(tables):
     assert set(rows) == {"age", "latency_ms"}  # named columns are tested even if request-log
     assert rows["age"]["method"] == "ks" and rows["age"]["p_value"] < 1e-6
     result = run(tables["ref"], tables["shifted"], "--threshold", "5", "--json")
-    assert result.exit_code == 0 and {r["threshold"] for r in json.loads(result.stdout)["rows"]} == {5.0}
+    assert result.exit_code == 0 and {r["min_effect"] for r in json.loads(result.stdout)["rows"]} == {5.0}
 
 
 def test_profile_as_reference(tables, tmp_path):
@@ -90,6 +102,25 @@ def test_profile_as_reference(tables, tmp_path):
     assert run(tmp_path / "profile.json", tables["shifted"]).exit_code == 1
 
 
+def test_profile_command_then_drift_from_it(tables, tmp_path):
+    from mlbudget.cli.profile import profile_command
+
+    profile_app = typer.Typer()
+    profile_app.command("profile")(profile_command)
+    profile_app.command("other")(_other)
+    out = tmp_path / "ref.json"
+    result = CliRunner().invoke(profile_app, ["profile", str(tables["ref"]), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == 5000 and set(summary["columns"]) == {"age", "income", "region"}
+    assert summary["columns"]["age"]["binning"] == "quantiles" and summary["bytes"] == out.stat().st_size
+    from_profile = json.loads(run(out, tables["shifted"], "--json").stdout)
+    from_rows = json.loads(run(tables["ref"], tables["shifted"], "--json").stdout)
+    assert from_profile["rows"] == from_rows["rows"]
+    bad = CliRunner().invoke(profile_app, ["profile", str(tables["ref"]), "-o", str(out), "--columns", "nope"])
+    assert bad.exit_code == 2 and "lacks columns: nope" in bad.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -97,7 +128,7 @@ def test_profile_as_reference(tables, tmp_path):
         (["BROKEN", "SAME"], "broken.parquet: not a readable parquet table"),
         (["REF", "SAME", "--method", "nope"], "unknown drift detector 'nope'; known: chi_square"),
         (["REF", "SAME", "--columns", "zzz"], "reference data lacks columns: zzz"),
-        (["REF", "SAME", "--threshold", "0"], "--threshold must be > 0"),
+        (["REF", "SAME", "--threshold", "0"], "--threshold: must be > 0"),
     ],
 )
 def test_bad_input_exit_2_one_line(tables, args, message):

@@ -1,4 +1,4 @@
-"""The reference profile: exact counts, JSON round trip, integer-coded categories."""
+"""Profiles: exact counts, binning rules, JSON round trip, merging, Parquet/CSV batches, errors."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbudget.detection.drift.profile import (
-    ReferenceProfile,
-    bin_counts,
-    category_counts,
-    grid_histogram,
-    profile_reference,
-)
+from mlbudget.detection.drift import build_profile
+from mlbudget.detection.drift.binning import DISCRETE_MAX_VALUES, HEAVY_SHARE, BinIndexer
+from mlbudget.detection.drift.profile import ReferenceProfile, bin_counts, profile_reference
 from mlbudget.errors import InputError
 
 
@@ -20,20 +16,40 @@ def test_numeric_profile_counts_match_numpy():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(5, 2, 10_000), "c": rng.choice(["a", "b", "c"], 10_000, p=[0.5, 0.3, 0.2])})
     frame.loc[:99, "x"] = np.nan
-    profile = profile_reference(frame, ["x"], ["c"])
-    col = profile.columns["x"]
+    col = profile_reference(frame, ["x"], ["c"]).columns["x"]
     values = frame["x"].dropna().to_numpy()
-    assert col.count == 9_900 and col.null_count == 100
+    assert col.count == 9_900 and col.null_count == 100 and col.binning == "quantiles"
     assert col.mean == pytest.approx(values.mean()) and col.std == pytest.approx(values.std())
-    assert len(col.bin_edges) == 9 and sum(col.bin_counts) == 9_900
-    assert col.bin_counts == bin_counts(values, col.bin_edges).tolist()
-    # Deciles: each bin holds a tenth of the rows.
-    assert all(abs(c - 990) <= 1 for c in col.bin_counts)
-    assert col.grid[0] == values.min() and col.grid[-1] == values.max()
-    assert 900 < len(col.grid) <= 1001
-    counts, sums = grid_histogram(values, col.grid)
-    assert counts[:-1].tolist() == col.grid_counts and counts[-1] == 0
-    assert np.allclose(sums[:-1], col.grid_sums)
+    # Deciles plus the 1, 5, 95 and 99 % tails: 13 edges, the rows spread as the quantiles say.
+    assert len(col.bin_edges) == 13 and col.bin_counts == bin_counts(values, col.bin_edges).tolist()
+    shares = np.array(col.bin_counts) / 9_900
+    assert np.allclose(shares, [0.01, 0.04, 0.05] + [0.1] * 8 + [0.05, 0.04, 0.01], atol=2e-4)
+    # The grid starts just below the minimum (count 0) and ends at the maximum.
+    assert col.grid[0] < values.min() == col.grid[1] and col.grid[-1] == values.max()
+    index = np.searchsorted(col.grid, values, side="left")
+    assert col.grid_counts == np.bincount(index, minlength=len(col.grid) + 1).tolist()
+    assert np.allclose(col.grid_sums, np.bincount(index, weights=values, minlength=len(col.grid) + 1))
+
+
+def test_discrete_column_binned_by_value():
+    # NannyML's car_price door_count: "2" is exactly 10 % of the rows; decile edges merged 2 and 3 doors.
+    doors = pd.Series(np.repeat([2.0, 3.0, 4.0, 5.0], [1000, 1500, 4000, 3500]))
+    col = build_profile(pd.DataFrame({"doors": doors})).columns["doors"]
+    assert col.binning == "values" and col.discrete
+    assert col.binning_reason == f"4 distinct values <= {DISCRETE_MAX_VALUES}: one bin per value"
+    assert col.bin_edges == [2.0, 3.0, 4.0] and col.bin_counts == [1000, 1500, 4000, 3500]
+
+
+def test_heavy_value_gets_its_own_bin():
+    # Zero-inflated: 12 % zeros, then a continuous tail; a decile edge would merge 0 with small values.
+    rng = np.random.default_rng(3)
+    values = np.concatenate([np.zeros(1_200), rng.exponential(1.0, 8_800)])
+    col = build_profile(pd.DataFrame({"spend": values})).columns["spend"]
+    assert col.binning == "quantiles" and col.isolated == [0.0]
+    assert f">= {HEAVY_SHARE:.0%} of the rows in bins of their own" in col.binning_reason
+    zero_bin = int(np.searchsorted(col.bin_edges, 0.0))
+    assert col.bin_counts[zero_bin] == 1_200 and col.bin_edges[zero_bin] == 0.0
+    assert all(c > 0 for c in col.bin_counts[1:])  # no empty reference bins besides below the minimum
 
 
 def test_categorical_profile_counts_by_descending_count():
@@ -42,27 +58,72 @@ def test_categorical_profile_counts_by_descending_count():
     assert col.categories == ["b", "a", "c"] and col.counts == [3, 2, 1] and col.null_count == 1
 
 
-def test_category_counts_unseen_and_categorical_dtype():
-    categories = ["b", "a", "c"]
-    plain = pd.Series(["a", "a", "d", None, "c"], dtype="string")
-    coded = plain.astype("category")
-    assert category_counts(plain, categories).tolist() == [0, 2, 1, 1]
-    assert category_counts(coded, categories).tolist() == [0, 2, 1, 1]
-    assert category_counts(pd.Series([1, 2, 2]), ["2", "1"]).tolist() == [2, 1, 0]
-
-
-def test_profile_json_round_trip(tmp_path):
-    frame = pd.DataFrame({"x": np.arange(100.0), "c": ["u", "v"] * 50})
-    profile = profile_reference(frame, ["x"], ["c"])
-    path = tmp_path / "profile.json"
-    profile.save(path)
-    assert ReferenceProfile.load(path) == profile
+def test_profile_json_round_trip_and_size_independent_of_rows(tmp_path):
+    rng = np.random.default_rng(1)
+    sizes = []
+    for rows in (20_000, 200_000):
+        frame = pd.DataFrame({"x": rng.normal(0, 1, rows), "c": rng.choice(["u", "v"], rows)})
+        profile = build_profile(frame)
+        path = tmp_path / f"profile{rows}.json"
+        profile.save(path)
+        assert ReferenceProfile.load(path) == profile
+        sizes.append(path.stat().st_size)
     assert profile.numeric == ["x"] and profile.categorical == ["c"]
+    assert sizes[1] < 1.1 * sizes[0] and sizes[1] < 100_000
 
 
-def test_constant_column_has_one_edge():
-    col = profile_reference(pd.DataFrame({"x": [3.0] * 50}), ["x"], []).columns["x"]
-    assert col.bin_edges == [3.0] and col.bin_counts == [50, 0] and col.grid == [3.0] and col.std == 0.0
+def test_partitions_merge_to_the_whole():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "x": rng.lognormal(0, 1, 30_000),
+            "k": rng.poisson(2, 30_000).astype(float),
+            "c": rng.choice(list("pqr"), 30_000),
+        }
+    )
+    first = build_profile(frame.iloc[:10_000])
+    rest = [build_profile(frame.iloc[i : i + 10_000], like=first) for i in (10_000, 20_000)]
+    merged = first.merge(rest[0]).merge(rest[1])
+    whole = build_profile(frame, like=first)
+    assert merged.rows == whole.rows == 30_000
+    for name in ("x", "k"):
+        a, b = merged.columns[name], whole.columns[name]
+        assert a.bin_counts == b.bin_counts and a.grid_counts == b.grid_counts
+        assert (
+            np.allclose(a.grid_sums, b.grid_sums) and a.mean == pytest.approx(b.mean) and a.std == pytest.approx(b.std)
+        )
+    assert dict(zip(merged.columns["c"].categories, merged.columns["c"].counts)) == frame["c"].value_counts().to_dict()
+    other = build_profile(frame.iloc[10_000:20_000])
+    with pytest.raises(InputError, match="column 'x' has different bins in the two profiles"):
+        first.merge(other)
+
+
+def test_parquet_and_csv_batches_give_the_data_frame_profile(tmp_path):
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(0, 1, 5_000),
+            "n": rng.integers(0, 50, 5_000),
+            "c": pd.Series(rng.choice(["a", "b", None], 5_000), dtype="string"),
+        }
+    )
+    frame.loc[::7, "x"] = np.nan
+    expected = build_profile(frame)
+    frame.to_parquet(tmp_path / "t.parquet", row_group_size=1_000)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    for path in (tmp_path / "t.parquet", tmp_path / "t.csv"):
+        got = build_profile(path, batch_rows=700)
+        assert got.columns["x"] == expected.columns["x"], path
+        assert got.columns["n"].bin_counts == expected.columns["n"].bin_counts
+        assert got.columns["c"].counts == expected.columns["c"].counts and got.columns["c"].null_count > 0
+
+
+def test_bin_indexer_equals_searchsorted():
+    rng = np.random.default_rng(5)
+    for values in (rng.normal(0, 1, 200_000), rng.lognormal(0, 2, 200_000), rng.integers(0, 40, 200_000) * 1.0):
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, 1001)))
+        current = np.concatenate([values * 1.1 + 0.01, edges, np.nextafter(edges, np.inf), [-1e300, 1e300]])
+        assert np.array_equal(BinIndexer(edges).index(current), np.searchsorted(edges, current, side="left"))
 
 
 def test_profile_errors_name_the_column(tmp_path):
@@ -70,8 +131,11 @@ def test_profile_errors_name_the_column(tmp_path):
         profile_reference(pd.DataFrame({"x": [1.0]}), ["y"], [])
     with pytest.raises(InputError, match="reference column 'x' has no non-null values"):
         profile_reference(pd.DataFrame({"x": [np.nan, np.nan]}), ["x"], [])
-    with pytest.raises(InputError, match="reference column 'x': expected numbers"):
+    with pytest.raises(InputError, match="column 'x': expected numbers"):
         profile_reference(pd.DataFrame({"x": ["a", "b"]}), ["x"], [])
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(InputError, match="bad.json: not a readable reference profile"):
         ReferenceProfile.load(tmp_path / "bad.json")
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match="bad.parquet: not a readable parquet table"):
+        build_profile(tmp_path / "bad.parquet")

@@ -115,18 +115,48 @@ def test_exact_mode_agrees_with_fast_path(reference):
 
 
 def test_per_feature_overrides_ignore_and_thresholds():
-    ref = pd.DataFrame({"x": np.arange(1000.0), "y": np.arange(1000.0), "c": ["a", "b"] * 500})
-    cur = pd.DataFrame({"x": np.arange(1000.0) + 50, "y": np.arange(1000.0), "c": ["a", "b"] * 500})
+    n = 20_000
+    ref = pd.DataFrame({"x": np.arange(float(n)), "y": np.arange(float(n)), "c": ["a", "b"] * (n // 2)})
+    cur = pd.DataFrame({"x": np.arange(float(n)) + n / 20, "y": np.arange(float(n)), "c": ["a", "b"] * (n // 2)})
     settings = DriftSettings.model_validate(
         {"per_feature": {"x": {"method": "ks", "threshold": 0.04}, "y": {"ignore": True}}}
     )
     rows = {r.feature: r for r in detect_drift(ref, cur, settings).rows}
     assert set(rows) == {"x", "c"}
-    assert rows["x"].method == "ks" and rows["x"].threshold == 0.04 and rows["x"].drifted
-    assert rows["x"].statistic == pytest.approx(0.05) and rows["x"].p_value is not None
-    assert rows["c"].method == "psi" and rows["c"].threshold == 0.035  # the categorical default
+    # Noise at 20,000 rows a side: c(0.001) * sqrt(2 / 20,000) = 0.0195 < the smallest effect 0.04.
+    assert rows["x"].noise == pytest.approx(np.sqrt(-np.log(0.0005) / 2) * np.sqrt(2 / n))
+    assert rows["x"].method == "ks" and rows["x"].min_effect == 0.04 and rows["x"].threshold == 0.04
+    assert rows["x"].statistic == pytest.approx(0.05) and rows["x"].p_value is not None and rows["x"].drifted
+    assert rows["c"].method == "psi" and rows["c"].min_effect == 0.025  # the categorical default
     explicit = DriftSettings.model_validate({"threshold": 0.3})
-    assert {r.threshold for r in detect_drift(ref, cur, explicit).rows} == {0.3}
+    assert {r.min_effect for r in detect_drift(ref, cur, explicit).rows} == {0.3}
+    per_method = DriftSettings.model_validate({"min_effect": {"psi": 0.01}})
+    assert {r.min_effect for r in detect_drift(ref, cur, per_method).rows} == {0.01}
+
+
+def test_noise_decides_at_small_samples_effect_at_large():
+    # The same 0.15 std mean shift: within the noise at 300 rows, drift at 100,000.
+    rng = np.random.default_rng(11)
+    for rows, expected in ((300, False), (100_000, True)):
+        ref = pd.DataFrame({"x": rng.normal(0, 1, rows)})
+        cur = pd.DataFrame({"x": rng.normal(0.15, 1, rows)})
+        row = detect_drift(ref, cur, DriftSettings(method="ks")).rows[0]
+        assert row.drifted is expected, (rows, row)
+        assert (row.threshold == row.noise) is (rows == 300)
+
+
+def test_borderline_band_is_a_warning_not_drift():
+    # Shares 50/50 -> 56/44: PSI 0.0144; smallest effect 0.014 puts it inside the 10 % band.
+    n = 200_000
+    ref = pd.DataFrame({"c": ["a", "b"] * (n // 2)})
+    cur = pd.DataFrame({"c": ["a"] * int(n * 0.56) + ["b"] * int(n * 0.44)})
+    report = detect_drift(ref, cur, DriftSettings(threshold=0.014, max_drifted_share=0.0))
+    row = report.rows[0]
+    assert row.statistic == pytest.approx(0.06 * np.log(0.56 / 0.5) + 0.06 * np.log(0.5 / 0.44), rel=1e-6)
+    assert row.status == "borderline" and not row.drifted
+    assert report.drifted_share == 0.0 and not report.dataset_drift
+    assert detect_drift(ref, cur, DriftSettings(threshold=0.012)).rows[0].status == "drifted"
+    assert detect_drift(ref, cur, DriftSettings(threshold=0.02)).rows[0].status == "ok"
 
 
 def test_types_inferred_and_request_log_columns_skipped():
@@ -146,7 +176,8 @@ def test_types_inferred_and_request_log_columns_skipped():
     )
     assert feature_columns(frame.columns) == ["age", "flag", "city"]
     rows = {r.feature: r.kind for r in detect_drift(frame, frame, DriftSettings()).rows}
-    assert rows == {"age": "numeric", "flag": "categorical", "city": "categorical"}
+    # age has 4 distinct values: a discrete numeric column, binned and tested by value.
+    assert rows == {"age": "discrete", "flag": "categorical", "city": "categorical"}
 
 
 def test_errors_name_what_was_expected(profile, same):

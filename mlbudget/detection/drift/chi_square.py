@@ -6,7 +6,8 @@ Cramér's V of the *shares*, i.e. of the table with both rows scaled to the same
 size: ``V = sqrt(sum((p - q)^2 / (2 (p + q))))``. That equals the textbook V when
 both samples are the same size and, unlike it, does not shrink when the
 reference is much larger than the window. The chi-square p-value of the real
-counts (no continuity correction) is kept as information.
+counts (no continuity correction) is kept as information. Noise: ``V^2`` is about
+``(1/n + 1/m) * chi2_{k-1} / 4`` when nothing changed.
 
 Example budget snippet::
 
@@ -14,7 +15,7 @@ Example budget snippet::
       drift:
         categorical_method: chi_square
         per_feature:
-          country: {method: chi_square, threshold: 0.09}   # Cramér's V
+          country: {method: chi_square, threshold: 0.08}   # smallest Cramér's V that matters
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from mlbudget.detection.drift.base import DriftDetector, TestResult, proportions
-from mlbudget.detection.drift.psi import exact_counts, profile_counts
+from mlbudget.detection.drift.base import DriftDetector, TestResult, aligned_counts, chi2_noise, proportions
+from mlbudget.detection.drift.psi import exact_counts
 
 
 def cramers_v(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -49,21 +50,25 @@ def chi_square_p_value(reference_counts: np.ndarray, current_counts: np.ndarray)
 
 
 class ChiSquareDetector(DriftDetector):
-    """Cramér's V of category shares; default threshold 0.09.
+    """Cramér's V of category shares; smallest effect 0.08 by default.
 
     A 10-point move between two categories gives V >= 0.1 (Cohen's "small"
-    effect), equal to 0.1 only for a 45/55 -> 55/45 swap; 0.09 leaves a margin.
+    effect), equal to 0.1 only for a 45/55 -> 55/45 swap; 0.08 keeps it above the
+    borderline band (0.088) with a margin for sampling noise.
     """
 
     name = "chi_square"
     supports: ClassVar[frozenset[str]] = frozenset({"categorical"})
-    default_threshold: ClassVar[float] = 0.09
+    default_threshold: ClassVar[float] = 0.08
     has_p_value: ClassVar[bool] = True
     statistic_name: ClassVar[str] = "Cramér's V"
 
-    def test(self, reference, current) -> TestResult:
-        ref, cur = profile_counts(reference, current)
+    def compare(self, reference, current) -> TestResult:
+        ref, cur = aligned_counts(reference, current)
         return cramers_v(ref, cur), chi_square_p_value(ref, cur)
+
+    def critical_value(self, reference, current, alpha: float) -> float:
+        return float(np.sqrt(chi2_noise(*aligned_counts(reference, current), alpha) / 4))
 
     def test_exact(self, reference, current, kind) -> TestResult:
         from scipy.stats import chi2_contingency

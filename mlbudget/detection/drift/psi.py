@@ -1,8 +1,13 @@
-"""Population Stability Index. Registry name: ``psi``.
+"""Population Stability Index. Registry name: ``psi``. The default test for every column kind.
 
-Numeric columns are binned at the reference deciles; categorical columns are
-counted per category (unseen categories share one extra bin). Empty bins get a
-share of ``EPSILON`` so the logarithm stays finite.
+Numeric columns are binned at the reference quantiles in
+:data:`~mlbudget.detection.drift.binning.PSI_QUANTILES` (deciles plus the 1, 5, 95
+and 99 % tails, heavy values in bins of their own); discrete numeric columns and
+categorical columns are counted per value (unseen categories share one extra bin).
+Empty bins get a share of ``EPSILON`` so the logarithm stays finite.
+
+Noise: when nothing changed, PSI is about ``(1/n + 1/m) * chi2_{k-1}``, so its
+critical value comes from the chi-square quantile at the two sizes.
 
 Example budget snippet::
 
@@ -10,9 +15,9 @@ Example budget snippet::
       drift:
         method: psi            # numeric features
         categorical_method: psi
-        # threshold: 0.1       # default 0.1 numeric, 0.035 categorical; 0.2 = "significant"
+        min_effect: {psi: 0.02}   # smallest PSI that matters (0.02 numeric, 0.025 categorical and discrete)
         per_feature:
-          income: {threshold: 0.2}
+          income: {threshold: 0.1}
 """
 
 from __future__ import annotations
@@ -21,14 +26,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from mlbudget.detection.drift.base import DriftDetector, TestResult, proportions
-from mlbudget.detection.drift.profile import (
-    PROFILE_BINS,
-    bin_counts,
-    category_counts,
-    lower_quantiles,
-    shared_category_counts,
-)
+from mlbudget.detection.drift.base import DriftDetector, TestResult, aligned_counts, chi2_noise, proportions
+from mlbudget.detection.drift.binning import PSI_QUANTILES, lower_quantiles
+from mlbudget.detection.drift.profile import bin_counts, shared_category_counts
 
 EPSILON = 1e-4
 """Share given to an empty bin on either side."""
@@ -42,38 +42,41 @@ def psi_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) ->
 
 
 def decile_counts(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts of both samples in bins at the reference deciles (as the profile builds them)."""
+    """Counts of both samples in bins at the reference's PSI quantiles (no heavy-value rule)."""
     ordered = np.sort(np.asarray(reference, dtype=np.float64))
-    edges = np.unique(lower_quantiles(ordered, np.arange(1, PROFILE_BINS) / PROFILE_BINS))
+    edges = np.unique(lower_quantiles(ordered, np.asarray(PSI_QUANTILES)))
     return bin_counts(ordered, edges), bin_counts(np.asarray(current, dtype=np.float64), edges)
 
 
-def profile_counts(reference, current) -> tuple[np.ndarray, np.ndarray]:
-    """Reference and current counts over the profile's bins (numeric) or categories (+ unseen)."""
-    if reference.kind == "numeric":
-        return np.asarray(reference.bin_counts), bin_counts(current, reference.bin_edges)
-    ref = np.append(np.asarray(reference.counts), 0)
-    return ref, category_counts(current, reference.categories)
-
-
 def exact_counts(reference, current, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Counts from the raw values: reference deciles (numeric) or the union of categories."""
+    """Counts from the raw values, built without a profile, for checking the fast path.
+
+    Numeric: the profile's rules (values, or quantile bins with heavy values isolated)
+    decided from the full sorted reference; categorical: the union of categories.
+    """
     if kind == "numeric":
-        return decile_counts(reference, current)
+        from mlbudget.detection.drift.binning import numeric_layout
+
+        ordered = np.sort(np.asarray(reference, dtype=np.float64))
+        edges = numeric_layout(ordered).edges
+        return bin_counts(ordered, edges), bin_counts(np.asarray(current, dtype=np.float64), edges)
     return shared_category_counts(reference, current)
 
 
 class PsiDetector(DriftDetector):
-    """PSI on decile bins (default threshold 0.1) or categories (default 0.035)."""
+    """PSI on quantile bins (smallest effect 0.02) or values / categories (0.025)."""
 
     name = "psi"
-    default_threshold: ClassVar[float] = 0.1
-    # A 10-point move of one category's share costs at least 0.040 PSI (between two halves).
-    default_thresholds: ClassVar[dict[str, float]] = {"categorical": 0.035}
+    default_threshold: ClassVar[float] = 0.02
+    # A 10-point move of one share costs at least 0.040 PSI (between two halves): caught with a margin at 5,000 rows.
+    default_thresholds: ClassVar[dict[str, float]] = {"categorical": 0.025}
     statistic_name: ClassVar[str] = "PSI"
 
-    def test(self, reference, current) -> TestResult:
-        return psi_from_counts(*profile_counts(reference, current)), None
+    def compare(self, reference, current) -> TestResult:
+        return psi_from_counts(*aligned_counts(reference, current)), None
+
+    def critical_value(self, reference, current, alpha: float) -> float:
+        return chi2_noise(*aligned_counts(reference, current), alpha)
 
     def test_exact(self, reference, current, kind) -> TestResult:
         return psi_from_counts(*exact_counts(reference, current, kind)), None

@@ -1,0 +1,202 @@
+"""One pass of counting per table: columns in parallel, record batch by record batch.
+
+A reference is profiled in at most two passes: the first counts the categorical
+columns and keeps the numeric values (all of them up to ``LAYOUT_SAMPLE_ROWS``
+rows, else a uniform sample of that size) to decide each numeric column's bins;
+the second, needed only above that size, counts the numeric values into those
+bins. A window profiled ``like`` a reference takes one pass. Memory is bounded
+by the batch size and the sample, not by the table's rows.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from mlbudget.detection.drift.binning import BinIndexer, Layout, numeric_layout
+from mlbudget.detection.drift.profile import CategoricalColumnProfile, NumericColumnProfile, ReferenceProfile
+from mlbudget.detection.drift.reading import Codes, TableSource
+from mlbudget.errors import InputError
+
+LAYOUT_SAMPLE_ROWS = 1_000_000
+"""Numeric bins are decided from all values up to this many rows, else from a uniform sample this size."""
+SAMPLE_SEED = 20240601
+"""Seed of the layout sample (the same table always gets the same bins)."""
+
+
+class NumericCounter:
+    """Counts, sums and moments of one numeric column in a fixed bin layout."""
+
+    def __init__(self, name: str, layout: Layout, side: str):
+        self.name, self.layout, self.side = name, layout, side
+        self.bins = BinIndexer(layout.edges)
+        self.grid = BinIndexer(layout.grid)
+        self.bin_counts = np.zeros(len(layout.edges) + 1, dtype=np.int64)
+        self.grid_counts = np.zeros(len(layout.grid) + 1, dtype=np.int64)
+        self.grid_sums = np.zeros(len(layout.grid) + 1, dtype=np.float64)
+        self.count = self.nulls = 0
+        self.mean = self.m2 = 0.0
+        self.min, self.max = np.inf, -np.inf
+
+    def add(self, values: np.ndarray) -> None:
+        """Count one batch (float64, NaN = null)."""
+        valid = values[~np.isnan(values)]
+        self.nulls += len(values) - len(valid)
+        if not len(valid):
+            return
+        self.bin_counts += self.bins.counts(valid)[0]
+        counts, sums = self.grid.counts(valid, weights=True)
+        self.grid_counts += counts
+        self.grid_sums += sums
+        n, mean = len(valid), float(valid.mean())
+        m2 = float(np.square(valid - mean).sum())
+        total = self.count + n
+        delta = mean - self.mean
+        self.m2 += m2 + delta**2 * self.count * n / total
+        self.mean += delta * n / total
+        self.count = total
+        self.min, self.max = min(self.min, float(valid.min())), max(self.max, float(valid.max()))
+
+    def result(self) -> NumericColumnProfile:
+        if self.count == 0:
+            raise InputError(f"{self.side} column {self.name!r} has no non-null values")
+        return NumericColumnProfile(
+            count=self.count,
+            null_count=self.nulls,
+            mean=self.mean,
+            std=float(np.sqrt(self.m2 / self.count)),
+            min=self.min,
+            max=self.max,
+            binning=self.layout.binning,
+            binning_reason=self.layout.reason,
+            isolated=self.layout.isolated,
+            bin_edges=self.layout.edges.tolist(),
+            bin_counts=self.bin_counts.tolist(),
+            grid=self.layout.grid.tolist(),
+            grid_counts=self.grid_counts.tolist(),
+            grid_sums=self.grid_sums.tolist(),
+        )
+
+
+class CategoricalCounter:
+    """Counts per category of one categorical column, from dictionary codes."""
+
+    def __init__(self, name: str, side: str, categories: list[str] | None = None):
+        self.name, self.side = name, side
+        self.keep_order = categories is not None
+        self.index = {c: i for i, c in enumerate(categories or [])}
+        self.counts = np.zeros(len(self.index), dtype=np.int64)
+        self.nulls = 0
+
+    def add(self, batch: Codes) -> None:
+        codes = batch.codes
+        valid = codes[codes >= 0]
+        self.nulls += len(codes) - len(valid)
+        per_code = np.bincount(valid, minlength=len(batch.dictionary))
+        for label in batch.dictionary:
+            if label not in self.index:
+                self.index[label] = len(self.index)
+        if len(self.index) > len(self.counts):
+            self.counts = np.concatenate([self.counts, np.zeros(len(self.index) - len(self.counts), np.int64)])
+        targets = np.fromiter((self.index[label] for label in batch.dictionary), np.int64, len(batch.dictionary))
+        np.add.at(self.counts, targets, per_code[: len(targets)])
+
+    def result(self) -> CategoricalColumnProfile:
+        total = int(self.counts.sum())
+        if total == 0:
+            raise InputError(f"{self.side} column {self.name!r} has no non-null values")
+        names = list(self.index)
+        order = np.arange(len(names)) if self.keep_order else np.argsort(-self.counts, kind="stable")
+        return CategoricalColumnProfile(
+            count=total,
+            null_count=self.nulls,
+            categories=[names[i] for i in order],
+            counts=self.counts[order].tolist(),
+        )
+
+
+def profile_source(
+    source: TableSource,
+    numeric: list[str],
+    categorical: list[str],
+    like: ReferenceProfile | None,
+    batch_rows: int,
+    threads: int | None,
+) -> ReferenceProfile:
+    """Profile ``source``'s columns (see :func:`~mlbudget.detection.drift.profile.build_profile`)."""
+    workers = max(1, min(threads or os.cpu_count() or 1, len(numeric) + len(categorical)))
+    with ThreadPoolExecutor(workers) as pool:
+        if like is not None:
+            counters = _counters_like(like, numeric, categorical)
+            _count(pool, counters, source.batches(numeric, categorical, batch_rows))
+        else:
+            counters = _profile_new(pool, source, numeric, categorical, batch_rows)
+        columns = dict(zip(counters, pool.map(lambda c: c.result(), counters.values())))
+    return ReferenceProfile(rows=source.rows, columns={n: columns[n] for n in [*numeric, *categorical]})
+
+
+def _counters_like(like: ReferenceProfile, numeric: list[str], categorical: list[str]) -> dict:
+    counters: dict = {}
+    for name in [*numeric, *categorical]:
+        column = like.columns.get(name)
+        if column is None:
+            raise InputError(f"reference profile lacks column {name!r}")
+        expected = "numeric" if name in numeric else "categorical"
+        if column.kind != expected:
+            raise InputError(f"column {name!r} is {column.kind} in the reference profile, not {expected}")
+        if column.kind == "numeric":
+            layout = Layout(
+                column.binning,
+                column.binning_reason,
+                column.isolated,
+                np.asarray(column.bin_edges),
+                np.asarray(column.grid),
+            )
+            counters[name] = NumericCounter(name, layout, "current")
+        else:
+            counters[name] = CategoricalCounter(name, "current", column.categories)
+    return counters
+
+
+def _count(pool: ThreadPoolExecutor, counters: dict, batches) -> None:
+    for batch in batches:
+        list(pool.map(lambda item: counters[item[0]].add(item[1]), batch.items()))
+
+
+def _profile_new(pool: ThreadPoolExecutor, source: TableSource, numeric, categorical, batch_rows) -> dict:
+    rate = min(1.0, LAYOUT_SAMPLE_ROWS / max(source.rows, 1))
+    rng = np.random.default_rng(SAMPLE_SEED)
+    samples: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
+    counters: dict = {n: CategoricalCounter(n, "reference") for n in categorical}
+
+    def keep(item):
+        name, values = item
+        if name in samples:
+            if rate < 1.0:
+                values = values[rng_masks[name]]
+            samples[name].append(values[~np.isnan(values)])
+        else:
+            counters[name].add(values)
+
+    for batch in source.batches(numeric, categorical, batch_rows):
+        size = len(batch[numeric[0]]) if numeric else 0
+        rng_masks = {n: rng.random(size) < rate for n in numeric} if rate < 1.0 else {}
+        list(pool.map(keep, batch.items()))
+
+    def layout(name: str) -> NumericCounter:
+        values = np.concatenate(samples[name]) if samples[name] else np.empty(0)
+        if not len(values):
+            raise InputError(f"reference column {name!r} has no non-null values")
+        counter = NumericCounter(name, numeric_layout(np.sort(values)), "reference")
+        if rate >= 1.0:
+            counter.add(values)
+            counter.nulls = source.rows - counter.count
+        samples[name] = []
+        return counter
+
+    counters |= dict(zip(numeric, pool.map(layout, numeric)))
+    if rate < 1.0 and numeric:
+        _count(pool, {n: counters[n] for n in numeric}, source.batches(numeric, [], batch_rows))
+    return counters

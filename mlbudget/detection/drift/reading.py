@@ -1,0 +1,208 @@
+"""Read feature columns in record batches: Parquet and CSV through pyarrow, or a data frame.
+
+Only the needed columns are read (projection). Numeric columns come out as
+float64 arrays with NaN for nulls (zero-copy where pyarrow allows it);
+categorical columns as integer codes into a small dictionary of strings (-1 for
+null), straight from Parquet's dictionary encoding: no Python object per value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlbudget.errors import InputError
+
+BATCH_ROWS = 262_144
+"""Rows per record batch: bounds the memory of a pass, whatever the file's size."""
+
+
+@dataclass
+class Codes:
+    """A categorical batch: codes (-1 = null) into ``dictionary``."""
+
+    codes: np.ndarray
+    dictionary: list[str]
+
+
+Batch = dict[str, "np.ndarray | Codes"]
+
+
+class TableSource:
+    """A table to read in batches: a data frame, or a Parquet / CSV file."""
+
+    def __init__(self, data: pd.DataFrame | str | Path):
+        self.frame: pd.DataFrame | None = None
+        self.path: Path | None = None
+        self._table = None
+        if isinstance(data, pd.DataFrame):
+            self.frame = data
+            return
+        self.path = Path(data)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file (expected a Parquet or CSV table)")
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in {".parquet", ".pq", ".csv"}:
+            raise InputError(
+                f"{self.path}: unknown file type {self.suffix or '(none)'!r} (expected .parquet, .pq or .csv)"
+            )
+        try:
+            if self.suffix == ".csv":
+                from pyarrow import csv
+
+                self._table = csv.read_csv(
+                    self.path, convert_options=csv.ConvertOptions(auto_dict_encode=True, strings_can_be_null=True)
+                )
+                self._schema = self._table.schema
+                self.num_rows = self._table.num_rows
+            else:
+                import pyarrow.parquet as pq
+
+                meta = pq.read_metadata(self.path)
+                self._schema = meta.schema.to_arrow_schema()
+                self.num_rows = meta.num_rows
+        except Exception as exc:  # pyarrow raises many types for a bad file
+            raise InputError(
+                f"{self.path}: not a readable {self.suffix[1:]} table ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    @property
+    def rows(self) -> int:
+        """Number of rows."""
+        return len(self.frame) if self.frame is not None else self.num_rows
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in file order."""
+        return list(self.frame.columns) if self.frame is not None else list(self._schema.names)
+
+    def kinds(self, names: list[str]) -> tuple[list[str], list[str]]:
+        """Split ``names`` into numeric and categorical (bool is categorical; datetimes skipped)."""
+        if self.frame is not None:
+            numeric, categorical = [], []
+            for name in names:
+                dtype = self.frame[name].dtype
+                if pd.api.types.is_datetime64_any_dtype(dtype):
+                    continue
+                is_number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+                (numeric if is_number else categorical).append(name)
+            return numeric, categorical
+        import pyarrow as pa
+
+        numeric, categorical = [], []
+        for name in names:
+            kind = self._schema.field(name).type
+            if pa.types.is_dictionary(kind):
+                kind = kind.value_type
+            if pa.types.is_temporal(kind):
+                continue
+            is_number = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+            (numeric if is_number else categorical).append(name)
+        return numeric, categorical
+
+    def batches(self, numeric: list[str], categorical: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
+        """Record batches of the named columns only.
+
+        Raises:
+            InputError: a column is missing, or a numeric column holds non-numbers.
+        """
+        missing = [c for c in [*numeric, *categorical] if c not in self.columns]
+        if missing:
+            raise InputError(f"{self.path or 'data'} lacks columns: {', '.join(missing)}")
+        if self.frame is not None:
+            yield from self._frame_batches(numeric, categorical, batch_rows)
+            return
+        try:
+            for record_batch in self._arrow_batches([*numeric, *categorical], categorical, batch_rows):
+                yield {
+                    **{n: arrow_numbers(record_batch.column(n), n) for n in numeric},
+                    **{n: arrow_codes(record_batch.column(n)) for n in categorical},
+                }
+        except InputError:
+            raise
+        except Exception as exc:  # pyarrow raises many types for a bad file
+            raise InputError(
+                f"{self.path}: not a readable {self.suffix[1:]} table ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _arrow_batches(self, names: list[str], categorical: list[str], batch_rows: int):
+        if self._table is not None:
+            yield from self._table.select(names).to_batches(max_chunksize=batch_rows)
+            return
+        import pyarrow.parquet as pq
+
+        strings = [n for n in categorical if _is_string(self._schema.field(n).type)]
+        parquet = pq.ParquetFile(self.path, read_dictionary=strings)
+        yield from parquet.iter_batches(batch_size=batch_rows, columns=names, use_threads=True)
+
+    def _frame_batches(self, numeric: list[str], categorical: list[str], batch_rows: int) -> Iterator[Batch]:
+        frame = self.frame
+        for start in range(0, max(len(frame), 1), batch_rows):
+            part = frame.iloc[start : start + batch_rows]
+            batch: Batch = {n: frame_numbers(part[n], n) for n in numeric}
+            batch |= {n: frame_codes(part[n]) for n in categorical}
+            yield batch
+
+
+def _is_string(kind) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+
+
+def arrow_numbers(array, name: str) -> np.ndarray:
+    """A pyarrow numeric array as float64 with NaN for nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    kind = array.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        raise InputError(f"column {name!r}: expected numbers, got {kind}")
+    if not pa.types.is_float64(kind):
+        array = pc.cast(array, pa.float64())
+    if array.null_count:
+        array = pc.fill_null(array, np.nan)
+    return array.to_numpy(zero_copy_only=False)
+
+
+def arrow_codes(array) -> Codes:
+    """A pyarrow array as codes into its dictionary (dictionary-encoded first when it is not)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    codes = array.indices
+    if codes.null_count:
+        codes = pc.fill_null(codes, -1)
+    return Codes(codes.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), _labels(array.dictionary))
+
+
+def _labels(dictionary) -> list[str]:
+    return [str(v) for v in dictionary.to_pylist()]
+
+
+def frame_numbers(series: pd.Series, name: str) -> np.ndarray:
+    """A pandas numeric column as float64 with NaN for nulls.
+
+    Raises:
+        InputError: the column is not numeric.
+    """
+    try:
+        return np.asarray(pd.to_numeric(series, errors="raise"), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"column {name!r}: expected numbers ({exc})") from exc
+
+
+def frame_codes(series: pd.Series) -> Codes:
+    """A pandas column as codes into its categories (as strings)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return Codes(series.cat.codes.to_numpy().astype(np.int64), [str(c) for c in series.cat.categories])
+    codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
+    return Codes(codes.astype(np.int64, copy=False), [str(u) for u in uniques])
