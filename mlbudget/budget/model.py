@@ -385,6 +385,9 @@ class Promotion(StrictModel):
     """A challenger must beat a champion that fits the budget by this relative margin (beyond noise)."""
     auto_promote: bool = True
     """Move the ``champion`` alias automatically; false registers the winner as ``challenger`` only."""
+    approval: Literal["none", "required"] = "none"
+    """``required``: the winner is registered as ``challenger`` and a person approves (``champion`` moves) or
+    rejects (the champion stays) it; in Airflow a human-in-the-loop task asks. ``none``: ``auto_promote`` decides."""
 
 
 SECRET_KEYS = frozenset({"storage_options", "password", "secret", "token", "key", "credentials"})

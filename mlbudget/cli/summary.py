@@ -8,6 +8,7 @@ from rich.table import Table
 HEADLINES = {
     "promoted": "[green]new champion promoted[/]",
     "challenger": "[yellow]winner registered as challenger (promotion.auto_promote is false)[/]",
+    "awaiting_approval": "[yellow]winner registered as challenger: waiting for a person to approve it[/]",
     "kept": "[green]champion kept[/]",
     "no_fit": "[red]no candidate fits the budget: champion kept, violations remain[/]",
     "invalid_window": "[red]production window failed validation: nothing was changed[/]",
