@@ -114,7 +114,7 @@ def _execute(
     *,
     window_end: str | None,
     source: Path | None,
-    before: Callable[[CycleContext], None] | None = None,
+    before: Callable[[CycleContext], CycleContext | None] | None = None,
     **fields,
 ) -> None:
     """Build the cycle context from CLI values, run the cycle with progress, print, exit with its code."""
@@ -126,7 +126,7 @@ def _execute(
         workdir(fields["workdir"])
         ctx = CycleContext(window_end=_window_end(window_end), source=_source(source), triggered_by="cli", **fields)
         if before is not None:
-            before(ctx)
+            ctx = before(ctx) or ctx
         with _cycle_progress() as hook:
             outcome = run_cycle(ctx, on_stage=hook)
     _print_outcome(outcome, json_output)
@@ -183,11 +183,17 @@ def demo_command(
     """
     from mlbudget.demo.budget import demo_budget_path
 
-    def first_champion(ctx: CycleContext) -> None:
+    def first_champion(ctx: CycleContext) -> CycleContext:
+        from mlbudget.budget.loader import load_budget
+        from mlbudget.demo.calibrate import calibrate_demo_budget, calibrated_path
         from mlbudget.demo.champion import ensure_demo_champion
 
         err_console.print("[bold cyan]▸ champion[/] the demo MLP, trained and registered unless one is there")
         ensure_demo_champion(ctx.budget_path, ctx.resolved_tracking_uri(), ctx.workdir, fast=ctx.fast, seed=ctx.seed)
+        if not calibrated_path(ctx.workdir, load_budget(ctx.budget_path).name, ctx.fast).exists():
+            err_console.print("[bold cyan]▸ calibrate[/] the demo budget's latency limits to this machine's champion")
+        path = calibrate_demo_budget(ctx.budget_path, ctx.resolved_tracking_uri(), ctx.workdir, fast=ctx.fast)
+        return ctx.model_copy(update={"budget_path": str(path)})
 
     _execute(
         json_output,

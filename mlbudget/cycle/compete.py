@@ -199,7 +199,7 @@ def finals(cycle_dir: str) -> dict[str, Any]:
 def _run_finals(cycle: OpenCycle):
     from mlbudget.benchmark.repeated import measure_interleaved
     from mlbudget.benchmark.runner import BenchmarkItem
-    from mlbudget.cycle.defaults import finals_settings
+    from mlbudget.cycle.defaults import FINALS_RETRIES, finals_settings
     from mlbudget.models.bundle import ModelBundle
     from mlbudget.selection.finals import Finals, deciding_levels, min_stable_rounds, summarise_finals
 
@@ -219,10 +219,13 @@ def _run_finals(cycle: OpenCycle):
         )
     items = [BenchmarkItem(name=n, model_path=str(ModelBundle(candidates[n].bundle_dir).onnx_path)) for n in names]
     load = budget.load.model_copy(update={"concurrency": levels})
-    runs = measure_interleaved(items, budget.hardware, load, settings, repetitions=rounds, retries=1, deciding=levels)
+    runs = measure_interleaved(
+        items, budget.hardware, load, settings, repetitions=rounds, retries=FINALS_RETRIES, deciding=levels
+    )
     note = (
         f"{len(names)} finalists measured again in {rounds} interleaved rounds (each run a fresh process) at "
-        f"concurrency {', '.join(map(str, levels))}; an unstable run was measured once more, then set aside; "
+        f"concurrency {', '.join(map(str, levels))}; an unstable run was measured up to {FINALS_RETRIES} more "
+        "times, then set aside; "
         f"a finalist needs {min_stable_rounds(rounds)} stable rounds"
     )
     return summarise_finals(runs, budget, load_reports(cycle), rounds, note=note)

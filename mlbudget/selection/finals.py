@@ -7,8 +7,9 @@ rounds, each run in a fresh process (:func:`mlbudget.benchmark.repeated.measure_
 and compared on what the rounds say:
 
 - a finalist's figure is the **median** of its stable rounds, and its
-  interval is the spread *between* the rounds (the range of the round values;
-  with 5 rounds it covers the true median with 94 %, with 3 rounds 75 %);
+  interval is the spread *between* the rounds: their interquartile range
+  (with 5 rounds, the 2nd to the 4th value), so that one round that a burst of
+  load slowed down widens nothing, while a real difference keeps the intervals apart;
 - a round whose deciding levels stayed unstable after it was measured again is
   set aside with its reason and enters no figure; a finalist left with fewer
   stable rounds than ``min_stable`` is excluded from the decision, with the
@@ -41,7 +42,7 @@ class FinalistResult(BaseModel):
     """The objective in each stable round, round order."""
     median: float | None = None
     interval: tuple[float, float] | None = None
-    """Lowest and highest stable round value (None without stable rounds)."""
+    """Interquartile range of the stable round values (None without stable rounds)."""
     rounds: int = 0
     unstable_rounds: int = 0
     set_aside: list[str] = Field(default_factory=list)
@@ -133,7 +134,7 @@ def summarise_finals(
         result.report = merged
         if values:
             result.median = float(statistics.median(values))
-            result.interval = (min(values), max(values))
+            result.interval = round_spread(values)
         out.append(result)
     return Finals(
         objective=budget.promotion.objective,
@@ -143,6 +144,14 @@ def summarise_finals(
         finalists=out,
         note=note,
     )
+
+
+def round_spread(values: list[float]) -> tuple[float, float]:
+    """The interquartile range of the round values (numpy's linear quantiles; one value: itself)."""
+    import numpy as np
+
+    q1, q3 = np.percentile(np.asarray(values, dtype=np.float64), [25.0, 75.0])
+    return float(q1), float(q3)
 
 
 def _with_screening(report: BenchmarkReport, screening: BenchmarkReport | None) -> BenchmarkReport:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate
+from mlbudget.numbers import significant
 from mlbudget.selection.decision import CandidateVerdict, Decision
 from mlbudget.selection.finals import Finals, Measure, beats, improvement, tie_break_key
 from mlbudget.selection.limits import check_limits
@@ -183,7 +184,8 @@ class _Judge:
 
     def noise_basis(self) -> str:
         if self.finals is not None and self.finals.finalists:
-            return f" Figures are medians of {self.finals.repetitions} interleaved rounds, intervals their range."
+            rounds = self.finals.repetitions
+            return f" Figures are medians of {rounds} interleaved rounds, intervals their interquartile range."
         if self.objective == "p95_ms":
             return " Noise was judged on one run's p95 95% intervals (no finals)."
         return " No intervals were available, so point estimates decided."
@@ -281,7 +283,7 @@ def _fmt(value: float | None, objective: str) -> str:
     if value is None:
         return "n/a"
     unit = {"size_mb": " MB", "peak_rss_mb": " MB", "throughput_rps": " rps"}.get(objective, " ms")
-    return f"{value:.3f}" if objective == "accuracy" else f"{value:.2f}{unit}"
+    return f"{value:.3f}" if objective == "accuracy" else f"{significant(value)}{unit}"
 
 
 def _nothing_fits(candidates, verdicts, budget) -> str:

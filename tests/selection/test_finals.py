@@ -46,7 +46,7 @@ def finals_of(runs: dict[str, list[RepeatedRun]], **promotion) -> Finals:
 def test_summary_is_median_and_range_of_stable_rounds_only():
     f = finals_of({"int8": rounds("i", [20.0, 22.0, 99.0, 21.0, 19.0], unstable={3})}).get("int8")
     assert f.values == [20.0, 22.0, 21.0, 19.0]  # the unstable round 3 (99 ms) is set aside
-    assert f.median == 20.5 and f.interval == (19.0, 22.0)
+    assert f.median == 20.5 and f.interval == (19.75, 21.25)  # interquartile range of 19, 20, 21, 22
     assert f.unstable_rounds == 1 and f.set_aside == ["round 3: unstable"] and f.excluded is None
     assert f.report.level(4).p95_ms == 20.5
 
@@ -69,8 +69,8 @@ def test_overlapping_finalists_tie_and_the_smaller_wins():
     # "fast" has the better median, but its rounds overlap "small"'s: a tie, broken by size.
     runs = {
         "champion": rounds("c", [50.0] * 5, size=20.0),
-        "fast": rounds("f", [20.0, 26.0, 21.0, 22.0, 20.5], size=4.0),
-        "small": rounds("s", [23.0, 24.0, 25.0, 23.5, 24.5], size=1.5),
+        "fast": rounds("f", [20.0, 24.0, 21.0, 23.8, 20.5], size=4.0),  # interquartile range 20.5-23.8
+        "small": rounds("s", [23.0, 24.0, 25.0, 23.5, 24.5], size=1.5),  # 23.5-24.5
     }
     reports = {n: rs[0].report for n, rs in runs.items()}
     decision = select_winner(
@@ -91,6 +91,20 @@ def test_clear_winner_among_challengers_beats_the_smaller_one():
     decision = select_winner(
         [cand("champion", True), cand("fast"), cand("small")], reports, budget(), finals=finals_of(runs)
     )
+    assert decision.winner == "fast"
+
+
+def test_one_slow_round_does_not_hide_a_real_difference():
+    # A burst of load slowed one round of "fast" to 40 ms: its interquartile range stays 10.2-10.8.
+    runs = {
+        "champion": rounds("c", [50.0] * 5, size=20.0),
+        "fast": rounds("f", [10.0, 10.5, 40.0, 10.2, 10.8], size=4.0),
+        "small": rounds("s", [23.0, 24.0, 25.0, 23.5, 24.5], size=1.5),
+    }
+    reports = {n: rs[0].report for n, rs in runs.items()}
+    finals = finals_of(runs)
+    assert finals.get("fast").interval == (10.2, 10.8)
+    decision = select_winner([cand("champion", True), cand("fast"), cand("small")], reports, budget(), finals)
     assert decision.winner == "fast"
 
 
