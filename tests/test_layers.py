@@ -1,4 +1,4 @@
-"""The layers stay as DESIGN.md draws them: the library never imports Airflow."""
+"""The layers stay as docs/design.md draws them: the library never imports Airflow."""
 
 import shutil
 import subprocess

@@ -50,7 +50,7 @@ def cpu_has_vnni(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 
 def resolve_reduce_range(reduce_range: bool | None) -> bool:
-    """The configured value, or True on CPUs without VNNI (see shared/MEASURING.md)."""
+    """The configured value, or True on CPUs without VNNI (see docs/measuring.md)."""
     return (not cpu_has_vnni()) if reduce_range is None else reduce_range
 
 

@@ -4,7 +4,7 @@ Training is deterministic for a given seed (``torch.manual_seed`` and one
 thread). Export uses the TorchScript-based exporter (``dynamo=False``) when
 it is available because it emits ``Gemm`` for ``Linear``: static QDQ around
 ``Gemm`` fuses into QGemm in ONNX Runtime, whereas QDQ around ``MatMul`` +
-``Add`` can end up slower than FP32 (see shared/MEASURING.md).
+``Add`` can end up slower than FP32 (see docs/measuring.md).
 """
 
 from __future__ import annotations
