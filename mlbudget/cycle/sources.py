@@ -162,7 +162,7 @@ def earlier_cycle(cycle_root: Path, request_key: str) -> dict[str, str] | None:
         "cycle_dir": str(folder),
         "cycle_key": state["cycle_key"],
         "run_id": state.get("run_id") or "",
-        "source_fingerprint": state.get("source_fingerprint") or "",
+        "source_fingerprint": (state.get("source_fingerprint") or {}).get("digest", ""),
     }
 
 
