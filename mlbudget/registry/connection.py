@@ -10,7 +10,34 @@ from typing import Any
 from mlbudget.errors import DependencyError, MlbudgetError
 
 CHECK_TIMEOUT_S = 5
-"""HTTP timeout of the reachability check; the check makes no retries."""
+"""HTTP and SQL connect timeout of the reachability check; the check makes no retries."""
+
+CHECK_SQL_TIMEOUT_S = 3
+"""Connect timeout of the SQL reachability check (an unreachable store fails the command within 10 s)."""
+
+SQL_CONNECT_TIMEOUT_S = 5
+"""``connect_timeout`` added to a Postgres URI that sets none: a host that never answers fails in seconds
+(psycopg's default is to wait for ever)."""
+
+BOUNDED_HTTP_RETRIES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "6",
+}
+"""MLflow's HTTP retry policy inside a cycle: 3 attempts of at most 6 s with 1 s and 2 s between them, so a
+dead or hung tracking server fails a call in under 30 s (MLflow's defaults: 7 retries, 120 s timeout, 250 s+).
+Values already in the environment win."""
+
+
+def bound_retries() -> None:
+    """Apply :data:`BOUNDED_HTTP_RETRIES` (environment defaults MLflow reads at each request) and keep
+    urllib3's "Retrying ..." warnings off stderr (the final failure is reported, once)."""
+    import logging
+
+    for key, value in BOUNDED_HTTP_RETRIES.items():
+        os.environ.setdefault(key, value)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 class RegistryStateError(MlbudgetError):
@@ -26,8 +53,36 @@ def normalize_uri(uri: str | None) -> str | None:
 
     bare = bool(uri) and uri.startswith("postgresql://")
     if bare and importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + uri[len("postgresql://") :]
-    return uri
+        uri = "postgresql+psycopg2://" + uri[len("postgresql://") :]
+    return with_connect_timeout(uri)
+
+
+def with_connect_timeout(uri: str | None) -> str | None:
+    """A Postgres URI with ``connect_timeout`` (:data:`SQL_CONNECT_TIMEOUT_S`) unless it sets one."""
+    if not uri or not uri.startswith("postgresql") or "connect_timeout=" in uri:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}connect_timeout={SQL_CONNECT_TIMEOUT_S}"
+
+
+def check_sql_reachable(uri: str | None) -> None:
+    """One connection attempt to a SQL tracking store (no MLflow: its engine set-up retries for minutes,
+    with a warning per attempt). Does nothing for other URIs.
+
+    Raises:
+        Exception: whatever the driver raised (the caller wraps it).
+    """
+    if not uri or "://" not in uri or uri.split(":", 1)[0].split("+")[0] not in ("postgresql", "mysql", "mssql"):
+        return
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    args = {"connect_timeout": CHECK_SQL_TIMEOUT_S} if uri.startswith(("postgresql", "mysql")) else {}
+    engine = sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args=args)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 def default_artifact_root(tracking_uri: str | None) -> str | None:
@@ -120,11 +175,28 @@ def check_reachable(make_client: Callable[[], Any], tracking_uri: str) -> None:
         DependencyError: the client could not be built (bad URI, missing driver) or the
             store did not answer.
     """
+    check_sql_store(tracking_uri)
     try:
         with no_retries():
             make_client().search_experiments(max_results=1)
     except Exception as exc:  # any failure here means "not usable": refused, DNS, timeout, bad schema
-        raise DependencyError(
-            f"MLflow tracking server at {redact(tracking_uri)} unreachable: {_short(exc)} "
-            "(expected a running server or a sqlite:/// URI)"
-        ) from exc
+        raise _unreachable(tracking_uri, exc) from exc
+
+
+def check_sql_store(tracking_uri: str | None) -> None:
+    """:func:`check_sql_reachable` as a DependencyError; runs before MLflow is even imported (seconds count).
+
+    Raises:
+        DependencyError: the SQL store did not accept a connection within its connect timeout.
+    """
+    try:
+        check_sql_reachable(tracking_uri)
+    except Exception as exc:  # noqa: BLE001  refused, DNS, timeout, auth, missing driver: all "not usable"
+        raise _unreachable(tracking_uri, exc) from exc
+
+
+def _unreachable(tracking_uri: str | None, exc: BaseException) -> DependencyError:
+    return DependencyError(
+        f"MLflow tracking server at {redact(tracking_uri)} unreachable: {_short(exc)} "
+        "(expected a running server or a sqlite:/// URI)"
+    )

@@ -38,13 +38,17 @@ __all__ = ["MlflowRegistry", "RegistryStateError"]
 
 
 def quiet_mlflow() -> None:
-    """No artifact progress bars or INFO chatter from MLflow: our stderr is for our progress."""
+    """No artifact progress bars or INFO chatter from MLflow, and bounded HTTP retries: our stderr is for
+    our progress, and a dead tracking server fails a call in under 30 s."""
     import logging
     import os
+
+    from mlbudget.registry.connection import bound_retries
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    bound_retries()
 
 
 class MlflowRegistry:
@@ -92,6 +96,7 @@ class MlflowRegistry:
         Raises:
             DependencyError: naming the URI.
         """
+        connection.check_sql_store(self.tracking_uri)  # before MLflow is imported: its import takes seconds
         with connection.fluent_uris(self.tracking_uri, self.registry_uri):
             connection.check_reachable(lambda: self.client, self.tracking_uri)
 
