@@ -4,19 +4,16 @@ Reuses the stack of ``test_prometheus_e2e`` (server and Prometheus on loopback,
 1 s scrapes). About 10 s of load at 40 requests/s; the source reads the window
 with 4 s buckets, and its figures must agree with the request log's within the
 histogram's resolution. Every panel query of the budget's Grafana dashboard
-returns data from the same Prometheus. Last, `mlbudget check` runs a cycle
-(dry run) for a budget whose `source` section names the request log as rows and
-this Prometheus as metrics.
+returns data from the same Prometheus. A whole (dry-run) cycle with such a
+source, through Airflow: tests/dags/test_prometheus_source_dag.py.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,11 +34,6 @@ from tests.e2e.test_prometheus_e2e import (
     stack,  # noqa: F401  (the fixture: server and Prometheus on loopback)
 )
 from tests.serve.conftest import demo_spec
-
-CHECK_MONITORING = (  # the failed requests (5 %) are logged without features: allow their nulls
-    "monitoring: {window: 1h, min_rows: 100, max_null_share: 0.1, "
-    "latency_creep: {baseline: 30m, bucket: 5m, sustained_for: 10m}}"
-)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -134,39 +126,3 @@ def test_prometheus_figures_agree_with_the_request_log(stack, tmp_path):  # noqa
         stack["prom"], panel_queries(stack["budget"])["p95 latency per stage"][0].replace("$__rate_interval", "1m")
     )
     assert {r["metric"]["stage"] for r in stages} == {"preprocess", "inference", "postprocess"}
-
-    _check_with_a_prometheus_source(stack, tmp_path, end, log)
-
-
-def _check_with_a_prometheus_source(stack, tmp_path, end, log) -> None:  # noqa: F811
-    """`mlbudget check` with rows from the request log and metrics from Prometheus, through the budget."""
-    from typer.testing import CliRunner
-
-    from mlbudget.cli.main import app
-    from mlbudget.demo.champion import register_demo_champion
-    from mlbudget.demo.data import make_features
-
-    budget_text = BUDGET_YAML.replace(BUDGET_YAML.strip().splitlines()[-1], CHECK_MONITORING) + (
-        f"source:\n  rows: {{name: request_log, path: '{stack['log'] / FILE_PATTERN}'}}\n"
-        f"  metrics: {{name: prometheus, url: '{stack['prom']}'}}\n"
-    )
-    (tmp_path / "check.yaml").write_text(budget_text)
-    bundle = Path(shutil.copytree(tmp_path / "bundle", tmp_path / "champion"))  # the bundle being served
-    reference = make_features(2000, seed=5)
-    reference["label"] = np.random.default_rng(0).integers(0, 4, len(reference))
-    reference.to_parquet(bundle / "reference.parquet")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    register_demo_champion(bundle, tmp_path / "check.yaml", uri)
-
-    args = ["check", "--budget", str(tmp_path / "check.yaml"), "--window-end", end.isoformat(), "--workdir",
-            str(tmp_path / "work"), "--tracking-uri", uri]  # fmt: skip
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code in (0, 1), result.output  # 1: the loaded machine broke a latency limit
-    (cycle,) = (tmp_path / "work" / "cycles" / MODEL).iterdir()
-    window = json.loads((cycle / "window" / "window.json").read_text())
-    assert window["rows"] == len(log) and window["metrics_path"].endswith("window-metrics.json")
-    findings = json.loads((cycle / "detection.json").read_text())["findings"]
-    latency = [f for f in findings if f["kind"] == "latency"]
-    assert len(latency) == 3 and all(f["details"]["source"] == "prometheus" for f in latency)
-    assert any(f["kind"] == "throughput" and f["status"] == "info" for f in findings)
-    assert any(f["metric"] == "drifted_share" for f in findings)  # drift still judged on the rows

@@ -34,9 +34,15 @@ HASH = "$2b$04$bGwEfX.6V0cXI/fhRDv6W.AyPZ3zqpQh7J4EVJ7tOPj..Q7uaxlkS"
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config(monkeypatch):
-    for name in ("AIRFLOW_CONN_PROMETHEUS_DEFAULT", URL_ENV, USERNAME_ENV, PASSWORD_ENV, BEARER_TOKEN_ENV):
-        monkeypatch.delenv(name, raising=False)
+def _no_ambient_config():
+    """None of the variables set at the start, and each as it was at the end (the hook writes os.environ)."""
+    names = ("AIRFLOW_CONN_PROMETHEUS_DEFAULT", URL_ENV, USERNAME_ENV, PASSWORD_ENV, BEARER_TOKEN_ENV)
+    saved = {name: os.environ.pop(name, None) for name in names}
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
 
 
 def _conn(monkeypatch, value) -> None:
