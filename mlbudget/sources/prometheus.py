@@ -27,8 +27,10 @@ What it asks (``M`` = ``mlbudget_request_latency_seconds_bucket{model=...}``, wi
     max(max_over_time(process_resident_memory_bytes[step])
         and on (job, instance) mlbudget_requests_total{...})  query_range: RSS of the model's servers
 
-Credentials: ``username``/``password`` or ``bearer_token`` here, else the
-environment (``MLBUDGET_PROMETHEUS_URL``, ``MLBUDGET_PROMETHEUS_USERNAME``,
+Credentials: ``username``/``password`` here (not in a budget); else those of
+the Airflow connection a budget's source names (``connection``: its login and
+password, or an extra ``token``); else the environment
+(``MLBUDGET_PROMETHEUS_URL``, ``MLBUDGET_PROMETHEUS_USERNAME``,
 ``MLBUDGET_PROMETHEUS_PASSWORD``, ``MLBUDGET_PROMETHEUS_BEARER_TOKEN``), which
 the Airflow DAGs fill from the ``prometheus_default`` connection.
 """
@@ -38,7 +40,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr
 
@@ -68,9 +70,7 @@ class PrometheusConfig(SourceConfig):
     username: str | None = None
     """Basic-auth user; default ``$MLBUDGET_PROMETHEUS_USERNAME``."""
     password: SecretStr | None = None
-    """Basic-auth password; default ``$MLBUDGET_PROMETHEUS_PASSWORD``. Prefer the environment or a connection."""
-    bearer_token: SecretStr | None = None
-    """Bearer token instead of basic auth; default ``$MLBUDGET_PROMETHEUS_BEARER_TOKEN``."""
+    """Basic-auth password; default ``$MLBUDGET_PROMETHEUS_PASSWORD``. Budgets may not hold it: use a connection."""
     model: str | None = None
     """Value of ``model_label`` on the server's series; default: the budget's name."""
     model_label: str = "model"
@@ -94,6 +94,10 @@ class PrometheusConfig(SourceConfig):
     step: Duration | None = None
     """``query_range`` step of the throughput and RSS series; default: ``bucket``."""
     timeout_s: float = Field(30.0, gt=0)
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    """Credentials from the Airflow connection a budget's source names (``connection``), passed at run time
+    and never stored: ``key``/``secret`` (the connection's login/password) for basic auth, ``token`` for a
+    bearer token. They win over the environment."""
 
 
 class PrometheusSource(MetricsSource):
@@ -269,9 +273,15 @@ class _Reader:
 
 
 def _credentials(config: PrometheusConfig) -> tuple[str | None, str | None, str | None]:
-    password = config.password.get_secret_value() if config.password else os.environ.get(ENV_PASSWORD)
-    token = config.bearer_token.get_secret_value() if config.bearer_token else os.environ.get(ENV_BEARER_TOKEN)
-    return config.username or os.environ.get(ENV_USERNAME), password or None, token or None
+    """(user, password, bearer token): the config's, else the named connection's, else the environment's."""
+    options = config.storage_options
+    username = config.username or options.get("key") or os.environ.get(ENV_USERNAME)
+    password = config.password.get_secret_value() if config.password else options.get("secret")
+    token = options.get("token")
+    if not options:
+        password = password or os.environ.get(ENV_PASSWORD)
+        token = token or os.environ.get(ENV_BEARER_TOKEN)
+    return username or None, password or None, token or None
 
 
 def _d(span: timedelta) -> str:

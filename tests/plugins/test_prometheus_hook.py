@@ -125,6 +125,15 @@ def test_credentials_reach_a_real_prometheus_with_basic_auth(monkeypatch, tmp_pa
         wrong = source.PrometheusClient(os.environ[URL_ENV], *source._credentials(config))
         with pytest.raises(ConfigError, match=r"refused the credentials \(HTTP 401"):
             wrong.query("vector(1)", datetime.now(UTC))
+
+        # A connection a budget's source names (`connection: prom_prod`) reaches the source as storage options,
+        # and wins over the (now wrong) environment.
+        from mlbudget_airflow.storage_hook import StorageHook
+
+        named_conn = {"conn_type": "prometheus", "login": "mlbudget", "password": "scrape-secret"}
+        monkeypatch.setenv("AIRFLOW_CONN_PROM_PROD", json.dumps(named_conn))
+        named = source.PrometheusConfig(model="m", url=url, storage_options=StorageHook("prom_prod").get_conn())
+        assert source.PrometheusClient(url, *source._credentials(named)).query("vector(3)", datetime.now(UTC))
     finally:
         proc.terminate()
         proc.wait(timeout=15)

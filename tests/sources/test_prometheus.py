@@ -11,7 +11,7 @@ from mlbudget.budget.loader import load_budget_text
 from mlbudget.errors import ConfigError, DependencyError, UnknownPluginError
 from mlbudget.sources.base import build_source
 from mlbudget.sources.combined import CombinedSource
-from mlbudget.sources.prometheus import ENV_URL, PrometheusSource
+from mlbudget.sources.prometheus import ENV_PASSWORD, ENV_URL, PrometheusSource, _credentials
 
 END = datetime(2026, 5, 2, tzinfo=UTC)
 BUDGET = """
@@ -93,3 +93,20 @@ source:
     assert build_source(spec).with_budget(budget).config.model == "fraud-model"
     with pytest.raises(ConfigError, match="password: credentials do not belong in a budget"):
         load_budget_text(BUDGET + section.replace("labels:", "password: x, labels:"))
+
+
+def test_the_connection_a_budget_names_gives_the_credentials(monkeypatch):
+    from mlbudget.cycle.sources import build_spec
+
+    section = """
+source:
+  rows: {name: request_log, path: /logs/requests-*.parquet}
+  metrics: {name: prometheus, url: "http://prometheus:9090", connection: prom_prod}
+"""
+    budget = load_budget_text(BUDGET + section)
+    monkeypatch.setenv(ENV_PASSWORD, "ambient")  # the named connection wins over the environment
+    basic = build_spec(budget.source.metrics, {"prom_prod": {"key": "bot", "secret": "s3"}}, budget=budget)
+    assert _credentials(basic.config) == ("bot", "s3", None) and basic.config.model == "fraud-model"
+    bearer = build_spec(budget.source.metrics, {"prom_prod": {"token": "t0k"}}, budget=budget)
+    assert _credentials(bearer.config) == (None, None, "t0k")
+    assert not budget.source.metrics.config().get("storage_options")  # nothing of it in the budget
