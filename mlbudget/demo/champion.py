@@ -52,20 +52,31 @@ def ensure_demo_champion(
 
 
 def register_demo_champion(bundle_dir: str | Path, budget_path: str | Path, tracking_uri: str) -> str:
-    """Register the trained demo bundle as the budget's champion.
+    """Adopt the trained demo bundle as the budget's champion, through the public adopt path.
+
+    The graph is adopted with its reference rows, like any user's model; the demo's
+    encoded feature spec and PyTorch checkpoint travel with it (the retrain, distill and
+    INC generators use them).
 
     Returns:
         The registered version.
     """
-    from mlbudget.budget.canonical import budget_hash
+    from mlbudget.adoption import adopt_model
     from mlbudget.budget.loader import load_budget
-    from mlbudget.registry.store import MlflowRegistry
+    from mlbudget.demo.data import LABEL
+    from mlbudget.models.bundle import FEATURES_FILE, MODEL_FILE, REFERENCE_FILE, TORCH_FILE
 
-    budget = load_budget(budget_path)
-    return MlflowRegistry(tracking_uri).register_initial(
-        bundle_dir,
-        budget,
-        budget_hash(budget),
+    bundle = Path(bundle_dir)
+    extra = {name: bundle / name for name in (FEATURES_FILE, TORCH_FILE) if (bundle / name).is_file()}
+    result = adopt_model(
+        load_budget(budget_path),
+        bundle / MODEL_FILE,
+        bundle / REFERENCE_FILE,
+        label=LABEL,
+        tracking_uri=tracking_uri,
         reason="initial champion: demo model trained on reference data",
+        who="mlbudget demo",
         budget_path=budget_path,
+        extra_files=extra,
     )
+    return result.version
