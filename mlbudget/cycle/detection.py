@@ -15,6 +15,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         ModelFileError: the champion bundle has no reference data to compare with.
     """
     import pandas as pd
+    import pyarrow.parquet as pq
 
     from mlbudget.detection.budget_checks import check_model_size
     from mlbudget.detection.detect import detect
@@ -27,8 +28,10 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     if bundle.reference_path is None:
         raise ModelFileError(f"{bundle.root}: champion bundle has no reference.parquet to detect drift against")
     spec = bundle.features()
-    reference = pd.read_parquet(bundle.reference_path)
-    class_share = reference[spec.label].value_counts(normalize=True).to_dict() if spec.label in reference else None
+    reference = drift_reference(bundle, spec)
+    has_label = spec.label in pq.read_schema(bundle.reference_path).names
+    labels = pd.read_parquet(bundle.reference_path, columns=[spec.label])[spec.label] if has_label else None
+    class_share = labels.value_counts(normalize=True).to_dict() if has_label else None
     report = detect(
         pd.read_parquet(window.path),
         cycle.budget,
@@ -55,3 +58,28 @@ def _champion_level(cycle: OpenCycle):
 
     rule = cycle.budget.limits.accuracy
     return None if rule is None else read_reference_quality(cycle.layout.champion, rule.metric)
+
+
+def drift_reference(bundle, spec):
+    """The champion's stored drift profile (``profile.json``, built once at adoption), else its reference rows.
+
+    The profile is used when it covers every feature with the kind the contract gives
+    it; a profile of an older format or of other columns is ignored and the rows are
+    profiled again, as before profiles were stored.
+    """
+    import pandas as pd
+
+    from mlbudget.detection.drift.profile import ReferenceProfile
+    from mlbudget.errors import InputError
+
+    if bundle.profile_path is not None:
+        try:
+            profile = ReferenceProfile.load(bundle.profile_path)
+        except InputError:
+            profile = None
+        kinds = {f.name: "numeric" for f in spec.numeric} | {f.name: "categorical" for f in spec.categorical}
+        if profile is not None and all(
+            name in profile.columns and profile.columns[name].kind == kind for name, kind in kinds.items()
+        ):
+            return profile
+    return pd.read_parquet(bundle.reference_path)
