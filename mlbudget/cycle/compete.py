@@ -160,19 +160,35 @@ def load_reports(cycle: OpenCycle) -> dict[str, Any]:
 
 
 def finalist_names(cycle: OpenCycle) -> list[str]:
-    """The champion (when benchmarked) and every challenger whose benchmark fits the budget."""
+    """Every challenger whose benchmark fits the budget, and the champion (when benchmarked).
+
+    The champion is left out when it breaks a limit that measuring again cannot
+    change (model size, accuracy): it cannot win then, and its rounds would only
+    cost time.
+    """
     from mlbudget.selection.limits import check_limits
 
     reports = load_reports(cycle)
     candidates = {n: c for n, c in load_candidates(cycle).items() if n in reports}
     champion = next((c for c in candidates.values() if c.is_champion), None)
     champ_report = reports.get(champion.name) if champion else None
-    names = [champion.name] if champion else []
-    return names + [
+    challengers = [
         n
         for n, c in candidates.items()
         if not c.is_champion and not check_limits(reports[n], cycle.budget, champ_report)
     ]
+    if champion is None or check_limits(champ_report, _fixed_limits_only(cycle.budget)):
+        return challengers
+    return [champion.name, *challengers]
+
+
+def _fixed_limits_only(budget):
+    """The budget without the limits a measurement run can move (latency, throughput, memory)."""
+    from mlbudget.budget.model import LatencyLimits
+
+    latency = LatencyLimits(concurrency=budget.limits.latency.concurrency)
+    limits = budget.limits.model_copy(update={"latency": latency, "min_throughput_rps": None, "max_peak_rss_mb": None})
+    return budget.model_copy(update={"limits": limits})
 
 
 def finals(cycle_dir: str) -> dict[str, Any]:
@@ -208,14 +224,15 @@ def _run_finals(cycle: OpenCycle):
     candidates = load_candidates(cycle)
     settings, rounds = finals_settings(cycle.ctx.fast)
     levels = deciding_levels(budget)
-    if not any(not candidates[n].is_champion for n in names):
+    if not any(not candidates[n].is_champion for n in names) or len(names) == 1:
         return Finals(
             objective=budget.promotion.objective,
             repetitions=0,
             min_stable=0,
             deciding_levels=levels,
             finalists=[],
-            note="no challenger fits the budget, so nothing was measured again",
+            note="fewer than two finalists (no challenger fits, or one does and the champion cannot fit), "
+            "so nothing was measured again",
         )
     items = [BenchmarkItem(name=n, model_path=str(ModelBundle(candidates[n].bundle_dir).onnx_path)) for n in names]
     load = budget.load.model_copy(update={"concurrency": levels})

@@ -24,8 +24,10 @@ from tests.conftest import make_mlp_onnx
 
 pytestmark = pytest.mark.slow  # about 15 worker processes
 
+# Windows that agree within 50 %: this test is about the stage's mechanics, not about how stable a
+# shared machine is (tests/selection/test_finals.py covers unstable rounds).
 QUICK = BenchmarkSettings(
-    warmup_calls=5, warmup_seconds=0.0, window_seconds=0.1, min_samples=20, max_windows=8, stability_tolerance=0.2
+    warmup_calls=5, warmup_seconds=0.0, window_seconds=0.1, min_samples=20, max_windows=8, stability_tolerance=0.5
 )
 
 
@@ -35,7 +37,7 @@ def _cycle(tmp_path: Path, size_limit: float) -> CycleLayout:
         "version": "1.0.0",
         "owner": "t",
         "limits": {"latency": {"p95_ms": 50.0}, "max_model_size_mb": size_limit},
-        "promotion": {"min_improvement": 0.05},
+        "promotion": {"min_improvement": 0.5},  # tiny models differ by call overhead: they tie
     }
     layout = CycleLayout(tmp_path / "cycle")
     layout.root.mkdir()
@@ -73,7 +75,7 @@ def _cycle(tmp_path: Path, size_limit: float) -> CycleLayout:
     return layout
 
 
-def test_finals_remeasure_fitting_candidates_and_champion_then_select(tmp_path, monkeypatch):
+def test_finals_remeasure_fitting_candidates_then_select(tmp_path, monkeypatch):
     from mlbudget.cycle import defaults
 
     monkeypatch.setattr(defaults, "finals_settings", lambda fast: (QUICK, 3))
@@ -81,7 +83,8 @@ def test_finals_remeasure_fitting_candidates_and_champion_then_select(tmp_path, 
     layout = _cycle(tmp_path, size_limit=(layout_size := 0.003))
     assert (layout.candidates / "champion" / "model.onnx").stat().st_size / 1e6 > layout_size
     out = compete.finals(str(layout.root))
-    assert set(out["finalists"]) == {"champion", "wide@champion", "small@champion"}
+    # The champion breaks the size limit, which no re-measurement can change: it is not measured again.
+    assert set(out["finalists"]) == {"wide@champion", "small@champion"}
     finals = read_json(layout.finals)
     assert finals["repetitions"] == 3 and finals["deciding_levels"] == [1]
     for f in finals["finalists"]:
@@ -102,3 +105,10 @@ def test_no_fitting_challenger_measures_nothing(tmp_path):
     out = compete.finals(str(layout.root))
     assert out["finalists"] == {} and "nothing was measured again" in out["note"]
     assert compete.select(str(layout.root))["winner"] is None
+
+
+def test_a_champion_that_can_still_fit_is_a_finalist(tmp_path):
+    from mlbudget.cycle.state import open_cycle
+
+    layout = _cycle(tmp_path, size_limit=1.0)  # everyone fits
+    assert compete.finalist_names(open_cycle(layout.root))[0] == "champion"
