@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlbudget.benchmark.result import BenchmarkReport, LevelResult
-from mlbudget.budget.model import Budget
+from mlbudget.budget.model import LOWER_IS_BETTER, Budget
 from mlbudget.detection.findings import DriftReport
 
 if TYPE_CHECKING:
@@ -288,9 +288,10 @@ def tradeoff(
             metric = metric or r.accuracy_metric
     if not points or (y_axis == "quality" and len(points) < 1):
         return None
-    maximize = y_axis == "quality"
     metric = metric or (budget.limits.accuracy.metric if budget.limits.accuracy else "quality")
-    y_title = "model size (MB)" if y_axis == "size" else f"{metric} on the holdout"
+    maximize = y_axis == "quality" and metric not in LOWER_IS_BETTER
+    better = "higher" if maximize else "lower"
+    y_title = "model size (MB)" if y_axis == "size" else f"{metric} on the holdout ({better} is better)"
     fig = go.Figure()
     _budget_box(fig, budget, points, y_axis, champion, maximize)
     front = pareto_front(points, maximize_y=maximize)
@@ -300,7 +301,7 @@ def tradeoff(
                 x=[points[n][0] for n in front],
                 y=[points[n][1] for n in front],
                 mode="lines",
-                line={"color": "#555", "dash": "dot", "width": 1.5, "shape": "hv" if not maximize else "vh"},
+                line={"color": "#555", "dash": "dot", "width": 1.5, "shape": "hv"},
                 name="Pareto front (all candidates)",
                 hoverinfo="skip",
             )
@@ -345,10 +346,9 @@ def tradeoff(
         y_kind, y_range = axis_span([*ys, budget.limits.max_model_size_mb or 0.0])
         fig.update_yaxes(title_text=y_title + (" (log scale)" if y_kind == "log" else ""), type=y_kind, range=y_range)
     else:
-        lo, hi = min(ys), max(ys)
-        floor = _quality_floor(budget, points, champion)
-        lo = min(lo, floor) if floor is not None else lo
-        pad = max((hi - lo) * 0.15, 0.005)
+        bound = _quality_bound(budget, points, champion)
+        lo, hi = min([*ys, bound] if bound is not None else ys), max([*ys, bound] if bound is not None else ys)
+        pad = max((hi - lo) * 0.15, 0.005 * max(abs(hi), 1e-9))
         fig.update_yaxes(title_text=y_title, range=[lo - pad, hi + pad])
     what = "size" if y_axis == "size" else metric
     return _layout(
@@ -360,14 +360,19 @@ def tradeoff(
     )
 
 
-def _quality_floor(budget: Budget, points: dict[str, tuple[float, float]], champion: str | None) -> float | None:
+def _quality_bound(budget: Budget, points: dict[str, tuple[float, float]], champion: str | None) -> float | None:
+    """Where the budget's quality limit lies for a candidate: the stricter of the bound (``minimum`` or
+    ``maximum``) and the champion's own score less ``max_drop`` (or plus ``max_rise``)."""
     acc = budget.limits.accuracy
     if acc is None:
         return None
-    floor = acc.minimum
-    if champion in points:
-        floor = max(floor, points[champion][1] - acc.max_drop)
-    return floor
+    higher = acc.metric not in LOWER_IS_BETTER
+    bound = acc.minimum if higher else acc.maximum
+    slack = acc.max_drop if higher else acc.max_rise
+    if champion in points and slack is not None:
+        relative = points[champion][1] - slack if higher else points[champion][1] + slack
+        bound = relative if bound is None else (max(bound, relative) if higher else min(bound, relative))
+    return bound
 
 
 def _budget_box(fig: go.Figure, budget: Budget, points, y_axis: str, champion: str | None, maximize: bool) -> None:
@@ -378,9 +383,15 @@ def _budget_box(fig: go.Figure, budget: Budget, points, y_axis: str, champion: s
     if y_axis == "size":
         y0, y1 = 0.0, budget.limits.max_model_size_mb or max(p[1] for p in points.values()) * 1.15
     else:
-        floor = _quality_floor(budget, points, champion)
-        y0 = floor if floor is not None else min(p[1] for p in points.values())
-        y1 = max(max(p[1] for p in points.values()), y0) + 1.0
+        bound = _quality_bound(budget, points, champion)
+        values = [p[1] for p in points.values()]
+        span = max(abs(v) for v in [*values, bound or 0.0]) + 1.0
+        if maximize:  # allowed: at or above the bound
+            y0 = bound if bound is not None else min(values) - span
+            y1 = max([*values, y0]) + span
+        else:  # allowed: at or below the bound
+            y1 = bound if bound is not None else max(values) + span
+            y0 = min([*values, y1]) - span
     x0 = min(p[0] for p in points.values()) / 100  # off the chart's left edge, also on a log axis
     if y_axis == "size":
         y0 = min(p[1] for p in points.values()) / 100
@@ -447,9 +458,11 @@ def drift_bars(drift: DriftReport | None, previous: dict[str, float] | None = No
                     hovertemplate="<b>%{y}</b><br>last cycle: %{x:.2f} × threshold<extra></extra>",
                 )
             )
-    fig.add_vline(x=1.0, line={"color": LIMIT_COLOR, "dash": "dash", "width": 1})
+    fig.add_trace(_vline(1.0, -0.5, len(shown) - 0.5, LIMIT_COLOR, "dash", "threshold"))
     more = f"; the {MAX_DRIFT_BARS} worst of {len(rows)} shown" if len(rows) > MAX_DRIFT_BARS else ""
-    fig.update_xaxes(title_text="drift statistic ÷ its threshold (dashed: threshold)", rangemode="tozero")
+    kind, rng = axis_span([*ratio, 1.0, *((previous or {}).values())], pad=1.1)
+    log = ", log scale" if kind == "log" else ""
+    fig.update_xaxes(title_text=f"drift statistic ÷ its threshold (dashed: threshold{log})", type=kind, range=rng)
     fig.update_yaxes(automargin=True)
     title = f"Feature drift: {drift.drifted_share:.0%} of {len(rows)} features drifted{more} (red: drifted)"
     return _layout(fig, title, 120 + 22 * len(shown), showlegend=bool(previous), bargap=0.25)

@@ -93,7 +93,7 @@ def cycle_metrics(data: dict[str, Any]) -> tuple[dict[str, float], str | None]:
         if f.get("actual") is None or f.get("status") == "info":
             continue
         key = _FINDING_METRICS.get((f["kind"], f["metric"]))
-        if f["kind"] == "accuracy":
+        if f["kind"] == "accuracy" and not f["metric"].endswith("_vs_champion"):  # the level, not the change
             key, quality = "quality", f["metric"]
         if key is None:
             continue
@@ -239,19 +239,25 @@ def _ledger_events(client: Any, model_name: str) -> list[LedgerEvent]:
 def previous_report(tracking_uri: str, budget_name: str, run_id: str | None) -> dict[str, Any] | None:
     """The report document of the last reported cycle before ``run_id`` (by start time), or None.
 
-    With ``run_id`` None (a dry run has no run) it is the last reported cycle.
+    With ``run_id`` None (a dry run has no run) it is the last reported cycle. A run whose
+    report cannot be read is passed over for the one before it (up to five back).
 
     Raises:
         DependencyError: MLflow failed.
     """
+    from mlflow.exceptions import MlflowException
+
     with _client(tracking_uri, f"finding the cycle before run {run_id} of {budget_name}") as client:
         runs = _report_runs(client, budget_name)
         if run_id is not None:
             started = client.get_run(run_id).info.start_time
             runs = [r for r in runs if r.info.run_id != run_id and r.info.start_time <= started]
-        if not runs:
-            return None
-        return download_report(client, runs[-1].info.run_id)
+        for run in reversed(runs[-5:]):
+            try:
+                return download_report(client, run.info.run_id)
+            except (OSError, ValueError, MlflowException):  # its report is gone or damaged: the one before
+                continue
+        return None
 
 
 def download_report(client: Any, run_id: str) -> dict[str, Any]:

@@ -135,7 +135,9 @@ def _row(cand: Candidate, report: BenchmarkReport | None, verdicts: dict, budget
         "fits": bool(verdict and verdict.fits),
         "fits_text": "-" if verdict is None else ("yes" if verdict.fits else "no"),
         "pareto": "yes" if verdict and verdict.pareto else "",
-        "breaches": "; ".join(verdict.breaches) if verdict else "",
+        "breaches": "; ".join([*verdict.breaches, *([f"excluded: {verdict.excluded}"] if verdict.excluded else [])])
+        if verdict
+        else "",
     }
 
 

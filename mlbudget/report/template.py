@@ -144,8 +144,9 @@ dotted lines are the warn levels ({{ "%.0f"|format(budget.warn_margin * 100) }} 
 {% if figs.tradeoff_size %}{{ divs.tradeoff_size }}{% endif %}
 {% if figs.tradeoff_quality %}{{ divs.tradeoff_quality }}{% endif %}
 </div>
-<p class="muted">Green box: what the budget allows on the two axes (the quality floor is the budget's minimum or the
-champion's score less <code>max_drop</code>, whichever is higher); orange dotted: the p95 warn level. Filled markers
+<p class="muted">Green box: what the budget allows on the two axes (the quality bound is the stricter of the budget's
+<code>minimum</code> and the champion's score less <code>max_drop</code>; for a loss or an error, of <code>maximum</code>
+and the champion's score plus <code>max_rise</code>); orange dotted: the p95 warn level. Filled markers
 fit every limit of the budget, open ones break at least one (hover for which); the winner is ringed in black.
 Dotted line: the Pareto front across all candidates, fitting or not. The table below names every candidate in its
 chart colour.</p>

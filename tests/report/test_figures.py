@@ -152,3 +152,44 @@ def test_styles_are_shared_across_charts():
     s1, s2 = figures.candidate_styles(names), figures.candidate_styles(names)
     assert s1 == s2 and s1["b"]["color"] == figures.PALETTE[0]
     assert list(itertools.islice(figures.PALETTE, 3)) == [s1[n]["color"] for n in names]
+
+
+def test_lower_is_better_quality_is_drawn_the_other_way():
+    """A regressor's rmse: the box lies below the bound, the front minimises both axes (no classifier assumed)."""
+    from mlbudget.budget.model import Budget
+
+    doc = fixtures.budget().model_dump(mode="json")
+    doc["limits"]["accuracy"] = {"metric": "rmse", "minimum": None, "max_drop": None, "maximum": 80.0, "max_rise": 5.0}
+    b = Budget.model_validate(doc)
+    reports = {
+        "champion": fixtures.bench("champion", 28.0, 9.0, 70.0, seed=1),
+        "int8": fixtures.bench("int8", 14.0, 2.4, 74.0, seed=2),
+        "retrain": fixtures.bench("retrain", 27.0, 9.0, 60.0, seed=3),
+        "worse": fixtures.bench("worse", 30.0, 2.4, 90.0, seed=4),
+    }
+    for r in reports.values():
+        r.accuracy_metric = "rmse"
+    fig = figures.tradeoff(reports, b, {}, {}, None, "champion", "quality").to_plotly_json()
+    assert "rmse on the holdout (lower is better)" in fig["layout"]["yaxis"]["title"]["text"]
+    box = next(t for t in fig["data"] if t.get("name") == "budget")
+    assert max(box["y"]) == 75.0  # min(maximum 80, champion 70 + max_rise 5)
+    pts = {n: (r.level(4).p95_ms, r.accuracy) for n, r in reports.items()}
+    assert set(figures.pareto_front(pts)) == {"int8", "retrain"}
+    line = next(t for t in fig["data"] if t.get("name") == "Pareto front (all candidates)")
+    assert sorted(line["y"]) == [60.0, 74.0]
+
+
+def test_cycle_metrics_take_the_quality_level_not_its_change():
+    from mlbudget.report.history import cycle_metrics
+
+    doc = {
+        "detection": {
+            "findings": [
+                {"kind": "accuracy", "status": "ok", "metric": "rmse", "actual": 71.0, "limit": 80.0},
+                {"kind": "accuracy", "status": "warn", "metric": "rmse_vs_champion", "actual": 4.5, "limit": 5.0},
+                {"kind": "latency", "status": "info", "metric": "p95_ms", "actual": None, "limit": None},
+            ]
+        },
+        "budget": {"document": {"limits": {"latency": {"concurrency": 1}}}},
+    }
+    assert cycle_metrics(doc) == ({"window.quality": 71.0, "limit.quality": 80.0}, "rmse")

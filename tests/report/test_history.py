@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -111,3 +112,30 @@ def test_cli_trend_and_diff_by_run_id(history, tmp_path):
     assert "before: cycle cycle-0" in diff.stdout and "finding new: p95 42.0 ms vs 35.0 ms" in diff.stdout
     down = runner.invoke(app, [*args[:4], "--tracking-uri", "http://127.0.0.1:9"])
     assert down.exit_code == 3 and "127.0.0.1:9" in down.stderr
+
+
+def test_cycle_report_stage_embeds_since_and_trend(history, tmp_path):
+    """What the cycle's report stage writes: its metrics logged first, so its own trend holds it."""
+    from mlbudget.registry.store import MlflowRegistry
+    from mlbudget.report.cycle import finish_cycle_report, write_cycle_report
+
+    uri = history["uri"]
+    budget = fixtures.budget()
+    run_id = MlflowRegistry(uri).start_cycle(budget, None, "ab" * 32, "cycle-3")
+    inputs = fixtures.cycle_inputs(0.9)
+    inputs["extra"].update(run_id=run_id, cycle_key="cycle-3")
+    paths = write_cycle_report(tmp_path / "report", inputs, tracking_uri=uri, run_id=run_id)
+    data = json.loads(Path(paths["json"]).read_text())
+    assert data["since_last_cycle"]["before"]["cycle_key"] == "cycle-2"
+    points = data["trend"]["points"]
+    assert [p["run_id"] for p in points] == [*history["runs"], run_id]
+    assert points[-1]["metrics"]["window.p95_ms"] == pytest.approx(48.0)
+    finish_cycle_report(uri, run_id)  # tagged, but its report never logged: passed over below
+    assert [p.run_id for p in read_trend(uri, "churn-scorer").points][-1] == run_id
+    # A dry run (no run) reads the history and writes nothing.
+    dry = write_cycle_report(tmp_path / "dry", fixtures.cycle_inputs(0.9), tracking_uri=uri, run_id=None)
+    assert json.loads(Path(dry["json"]).read_text())["since_last_cycle"]["before"]["cycle_key"] == "cycle-2"
+    MlflowRegistry(uri).log_cycle_artifact(run_id, tmp_path / "report", "report")
+    dry = write_cycle_report(tmp_path / "dry", fixtures.cycle_inputs(0.9), tracking_uri=uri, run_id=None)
+    assert json.loads(Path(dry["json"]).read_text())["since_last_cycle"]["before"]["cycle_key"] == "cycle-3"
+    assert len(read_trend(uri, "churn-scorer").points) == 4
