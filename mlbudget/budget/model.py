@@ -382,7 +382,9 @@ class Promotion(StrictModel):
     objective: Literal["p95_ms", "p99_ms", "p50_ms", "size_mb", "throughput_rps", "peak_rss_mb", "accuracy"] = "p95_ms"
     """What the best eligible candidate minimises (maximises for throughput and accuracy)."""
     min_improvement: float = Field(0.05, ge=0)
-    """A challenger must beat a champion that fits the budget by this relative margin (beyond noise)."""
+    """How much better counts, relative: a challenger must beat a champion that fits the budget by more than this,
+    and beyond noise (non-overlapping intervals), and among challengers one outranks another only by more than
+    this too; closer ones tie and the smaller model wins (then fewer lineage steps, then name)."""
     auto_promote: bool = True
     """Move the ``champion`` alias automatically; false registers the winner as ``challenger`` only."""
     approval: Literal["none", "required"] = "none"
@@ -449,6 +451,17 @@ class BudgetSource(StrictModel):
     take precedence over the rows' own latency and status columns."""
 
 
+class Triggers(StrictModel):
+    """What else starts a cycle, besides ``schedule`` (Airflow Assets; see docs/airflow.md)."""
+
+    new_data: bool = False
+    """Run when the request log (the ``request_log`` rows source) gets a new partition: an event on the
+    asset ``mlbudget_requests__<budget>``, posted by the log's writer or its watcher."""
+    alerts: bool = False
+    """Run when a Prometheus alert generated from this budget that carries ``mlbudget_trigger: cycle``
+    fires (latency over its limit, latency creep); the triggerer watches Prometheus' alerts API."""
+
+
 class Budget(StrictModel):
     """A performance budget for one deployed model."""
 
@@ -478,6 +491,8 @@ class Budget(StrictModel):
     """Promotion rules."""
     schedule: str | None = "@daily"
     """Airflow schedule of the recalibration DAG (cron or preset); null for on-demand only."""
+    triggers: Triggers = Field(default_factory=Triggers)
+    """Events that start a cycle too (or instead, with ``schedule: null``): new request-log data, alerts."""
     adapter: AdapterSettings | None = None
     """How production rows feed the model's inputs. Unset: chosen from the graph and the reference data
     when the model is adopted."""
