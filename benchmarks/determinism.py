@@ -99,6 +99,8 @@ def main() -> int:
             )
             if r["stderr_tail"]:
                 print("   " + r["stderr_tail"].replace("\n", "\n   "), flush=True)
+            if args.out:  # after every run, so that a series cut short keeps what it measured
+                args.out.write_text(json.dumps({"runs": results}, indent=2))
     finally:
         if hog is not None:
             hog.kill()
