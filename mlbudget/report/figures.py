@@ -458,10 +458,22 @@ def drift_bars(drift: DriftReport | None, previous: dict[str, float] | None = No
                     hovertemplate="<b>%{y}</b><br>last cycle: %{x:.2f} × threshold<extra></extra>",
                 )
             )
-    fig.add_trace(_vline(1.0, -0.5, len(shown) - 0.5, LIMIT_COLOR, "dash", "threshold"))
     more = f"; the {MAX_DRIFT_BARS} worst of {len(rows)} shown" if len(rows) > MAX_DRIFT_BARS else ""
     kind, rng = axis_span([*ratio, 1.0, *((previous or {}).values())], pad=1.1)
     log = ", log scale" if kind == "log" else ""
+    # The threshold across every bar: a shape spans the plot's height (paper units), in front of the bars.
+    threshold_x = 1.0
+    fig.add_shape(
+        type="line",
+        xref="x",
+        yref="paper",
+        x0=threshold_x,
+        x1=threshold_x,
+        y0=0,
+        y1=1,
+        line={"color": LIMIT_COLOR, "dash": "dash", "width": 1.5},
+        layer="above",
+    )
     fig.update_xaxes(title_text=f"drift statistic ÷ its threshold (dashed: threshold{log})", type=kind, range=rng)
     fig.update_yaxes(automargin=True)
     title = f"Feature drift: {drift.drifted_share:.0%} of {len(rows)} features drifted{more} (red: drifted)"
