@@ -58,11 +58,25 @@ def handle_errors() -> Iterator[None]:
 
 
 def emit_json(payload: Any) -> None:
-    """Write ``payload`` (a pydantic model, or JSON-able data) as the only thing on stdout."""
+    """Write ``payload`` (a pydantic model, or JSON-able data) as the only thing on stdout, as strict JSON."""
     if hasattr(payload, "model_dump"):
         payload = payload.model_dump(mode="json")
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    text = json.dumps(_finite_or_null(payload), indent=2, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _finite_or_null(node: Any) -> Any:
+    """Strict JSON: NaN and +/-inf become null (``json.dumps`` would write ``NaN``/``Infinity``, which is not JSON)."""
+    import math
+
+    if isinstance(node, float):
+        return node if math.isfinite(node) else None
+    if isinstance(node, dict):
+        return {k: _finite_or_null(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_finite_or_null(v) for v in node]
+    return node
 
 
 def progress():

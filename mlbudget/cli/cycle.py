@@ -124,6 +124,11 @@ def _execute(
 
     with handle_errors():
         workdir(fields["workdir"])
+        if fields.get("actions"):  # an unknown --action is bad input before any MLflow run opens
+            from mlbudget.candidates import CandidateGenerator
+
+            for kind in fields["actions"]:
+                CandidateGenerator.lookup(kind)
         ctx = CycleContext(window_end=_window_end(window_end), source=_source(source), triggered_by="cli", **fields)
         if before is not None:
             ctx = before(ctx) or ctx

@@ -59,16 +59,36 @@ class CycleLayout:
 
 
 def write_json(path: Path, payload: BaseModel | dict[str, Any] | list[Any]) -> None:
-    """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
+    """Write strict JSON atomically (temp file + rename), so a crash never leaves half a file.
+
+    Raises:
+        InputError: the payload holds NaN or +/-inf (JSON has no such numbers; pydantic would write
+            ``null``, which then fails validation when the next stage reads it back).
+    """
     if isinstance(payload, BaseModel):
+        _refuse_non_finite(payload.model_dump(), path)
         text = payload.model_dump_json(indent=2)
     else:
-        text = json.dumps(payload, indent=2, default=str)
+        _refuse_non_finite(payload, path)
+        text = json.dumps(payload, indent=2, default=str, allow_nan=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def _refuse_non_finite(node: Any, path: Path, where: str = "") -> None:
+    import math
+
+    if isinstance(node, float) and not math.isfinite(node):
+        raise InputError(f"{path}: {where or 'value'} is {node} (refused: the cycle's JSON holds finite numbers only)")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _refuse_non_finite(value, path, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            _refuse_non_finite(value, path, f"{where}[{i}]")
 
 
 def read_json(path: Path) -> Any:

@@ -66,12 +66,14 @@ def with_connect_timeout(uri: str | None) -> str | None:
 
 def check_sql_reachable(uri: str | None) -> None:
     """One connection attempt to a SQL tracking store (no MLflow: its engine set-up retries for minutes,
-    with a warning per attempt). Does nothing for other URIs.
+    with a warning per attempt). Does nothing for other URIs; Postgres goes straight through its driver.
 
     Raises:
         Exception: whatever the driver raised (the caller wraps it).
     """
     if not uri or "://" not in uri or uri.split(":", 1)[0].split("+")[0] not in ("postgresql", "mysql", "mssql"):
+        return
+    if uri.startswith("postgresql") and _check_postgres(uri):
         return
     import sqlalchemy
     from sqlalchemy.pool import NullPool
@@ -181,6 +183,20 @@ def check_reachable(make_client: Callable[[], Any], tracking_uri: str) -> None:
             make_client().search_experiments(max_results=1)
     except Exception as exc:  # any failure here means "not usable": refused, DNS, timeout, bad schema
         raise _unreachable(tracking_uri, exc) from exc
+
+
+def _check_postgres(uri: str) -> bool:
+    """One libpq connection straight through the driver (SQLAlchemy's import alone takes seconds on a busy
+    machine). Returns False when no driver is installed (the caller falls back to SQLAlchemy)."""
+    import importlib.util
+
+    dsn = "postgresql://" + uri.split("://", 1)[1]  # libpq reads the URI; the SQLAlchemy driver suffix goes
+    for name in ("psycopg2", "psycopg"):
+        if importlib.util.find_spec(name) is not None:
+            driver = importlib.import_module(name)
+            driver.connect(dsn, connect_timeout=CHECK_SQL_TIMEOUT_S).close()
+            return True
+    return False
 
 
 def check_sql_store(tracking_uri: str | None) -> None:

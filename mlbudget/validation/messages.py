@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlbudget.validation.result import ExpectationOutcome
+from mlbudget.validation.suite import FINITE
 
 _EXAMPLES = 3
 
@@ -114,14 +115,14 @@ def _not_null(column: Any, kwargs: dict[str, Any], observed: dict[str, Any], ok:
 
 def _between(column: Any, kwargs: dict[str, Any], observed: dict[str, Any], ok: bool) -> str:
     lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
-    left = "(" if kwargs.get("strict_min") else "["
-    right = ")" if kwargs.get("strict_max") or hi is None else "]"
+    left = "(" if kwargs.get("strict_min") or lo == -FINITE else "["
+    right = ")" if kwargs.get("strict_max") or hi is None or hi == FINITE else "]"
     span = f"{left}{_bound(lo, '-inf')}, {_bound(hi, 'inf')}{right}"
     return f"{column}: {_share(observed)} outside {span}, {_allowed(kwargs)}{_examples(observed) if not ok else ''}"
 
 
 def _bound(value: Any, default: str) -> str:
-    if value is None:
+    if value is None or value in (FINITE, -FINITE):  # "finite" bounds read as the open interval they mean
         return default
     if hasattr(value, "isoformat"):
         return value.isoformat()

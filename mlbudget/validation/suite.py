@@ -28,6 +28,9 @@ NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "uint6
 """Numeric dtypes (extension dtypes are turned into these before validation)."""
 STRING_TYPES = ["str"]
 """Python types allowed in string-like columns (string, str and category columns become object, checked per value)."""
+FINITE = 1.7976931348623157e308
+"""The largest finite float64: ``between -FINITE and FINITE`` is GX's "finite" (NaN counts as null there)."""
+MEMORY_COLUMN = "memory_mb"
 
 
 def numeric_range(feature: NumericFeature) -> tuple[float, float]:
@@ -71,6 +74,7 @@ def expectation_specs(
     out += _request_expectations(present, start, end)
     out += _feature_expectations(present, spec, 1.0 - budget.monitoring.max_null_share)
     out += _class_expectations(present, spec)
+    out += _finite_class_expectations(present, spec)
     return out
 
 
@@ -85,7 +89,10 @@ def _request_expectations(present: set[str], start: datetime, end: datetime) -> 
     if LATENCY in present:
         out.append(("ExpectColumnValuesToBeInTypeList", {"column": LATENCY, "type_list": NUMERIC_TYPES}))
         out.append(("ExpectColumnValuesToNotBeNull", {"column": LATENCY}))
-        out.append(("ExpectColumnValuesToBeBetween", {"column": LATENCY, "min_value": 0}))
+        out.append(("ExpectColumnValuesToBeBetween", {"column": LATENCY, "min_value": 0, "max_value": FINITE}))
+    # Non-finite latencies, stage latencies and memory would crash detection: every value finite (nulls aside).
+    for column in sorted(c for c in present if c == MEMORY_COLUMN or (c.endswith("_ms") and c != LATENCY)):
+        out.append(("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "max_value": FINITE}))
     if STATUS in present:
         out.append(("ExpectColumnValuesToNotBeNull", {"column": STATUS}))
         out.append(("ExpectColumnValuesToBeInSet", {"column": STATUS, "value_set": [STATUS_OK, STATUS_ERROR]}))
@@ -119,3 +126,20 @@ def _class_expectations(present: set[str], spec: FeatureSpec) -> list[tuple[str,
         for column in (PREDICTION, LABEL)
         if column in present
     ]
+
+
+def _finite_class_expectations(present: set[str], spec: FeatureSpec) -> list[tuple[str, dict[str, Any]]]:
+    """Every prediction and label finite (nulls aside: labels arrive late); integer class ids within their span.
+
+    The class-set check above tolerates a few strays (``mostly``); a stray of 1e300 or inf would still
+    crash detection downstream, so these have no tolerance.
+    """
+    columns = [c for c in (PREDICTION, LABEL) if c in present]
+    ids = [float(c) for c in spec.classes if isinstance(c, int) and not isinstance(c, bool)]
+    if spec.classes and len(ids) == len(spec.classes):
+        span = {"min_value": min(ids), "max_value": max(ids)}
+    elif spec.classes:  # string classes: the set check covers them
+        return []
+    else:  # a regressor
+        span = {"min_value": -FINITE, "max_value": FINITE}
+    return [("ExpectColumnValuesToBeBetween", {"column": c, **span}) for c in columns]

@@ -243,3 +243,35 @@ def test_cli_check_reports_violations_and_writes_nothing(first, budget_path, wor
     outcome = json.loads(result.stdout)
     assert outcome["status"] == "dry_run" and outcome["violations"]
     assert _versions(workdir) == before
+
+
+def test_every_json_the_cycle_wrote_is_strict_and_reads_back(first, workdir):
+    """No NaN/Infinity anywhere (strict JSON), and each stage's output validates again as its own model."""
+    from mlbudget.cycle.state import CycleState
+    from mlbudget.detection.findings import DetectionReport
+    from mlbudget.policy.plan import Plan
+    from mlbudget.selection.decision import Decision
+    from mlbudget.sources.window import ProductionWindow
+    from mlbudget.validation.result import ValidationResult
+
+    def refuse(name: str):
+        raise ValueError(f"non-finite constant {name}")
+
+    files = sorted((workdir / "cycles").rglob("*.json"))
+    assert len(files) > 8
+    for path in files:
+        json.loads(path.read_text(), parse_constant=refuse)
+    models = {
+        "window.json": ProductionWindow,
+        "validation.json": ValidationResult,
+        "detection.json": DetectionReport,
+        "plan.json": Plan,
+        "decision.json": Decision,
+        "state.json": CycleState,
+    }
+    checked = 0
+    for path in files:
+        if path.name in models:
+            models[path.name].model_validate_json(path.read_text())
+            checked += 1
+    assert checked >= len(models)

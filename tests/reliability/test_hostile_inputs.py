@@ -188,3 +188,15 @@ def test_drift_threshold_must_be_a_positive_finite_number(value, tmp_path):
     )
     assert result.exit_code == 2, result.output
     assert "--threshold: must be" in result.stderr and "Traceback" not in result.output
+
+
+def test_run_with_an_unknown_action_is_refused_before_any_mlflow_run(tmp_path):
+    budget = tmp_path / "b.yaml"
+    budget.write_text(BASE + "limits: {}\n")
+    workdir = tmp_path / "w"
+    result = CliRunner().invoke(
+        app, ["run", "--budget", str(budget), "--workdir", str(workdir), "--action", "frobnicate", "--source", "x"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().startswith("error: unknown candidate generator 'frobnicate'; known: distill, ")
+    assert not (workdir / "mlflow.db").exists()  # no run opened, none left RUNNING

@@ -52,9 +52,10 @@ def test_clean_window_passes(clean, tmp_path, spec):
     assert result.success, result.summary()
     assert result.rows == len(clean)
     # 1 row count + 30 columns exist + 7 request checks + 24 x 3 numeric + 2 x 3 categorical + prediction + label
-    assert len(result.outcomes) == 1 + 30 + 7 + 72 + 6 + 2
+    # + 4 finite checks (3 stage latencies, memory_mb) + 2 class spans (prediction, label: finite, no strays)
+    assert len(result.outcomes) == 1 + 30 + 7 + 72 + 6 + 2 + 4 + 2
     assert result.outcomes[0].message == f"table: {len(clean)} rows, expected at least 500"
-    assert result.summary() == f"window valid: 118 expectations met on {len(clean)} rows"
+    assert result.summary() == f"window valid: 124 expectations met on {len(clean)} rows"
 
 
 def small_spec(spec: FeatureSpec) -> FeatureSpec:
@@ -73,7 +74,7 @@ def test_real_drift_is_not_garbage(clean, tmp_path, spec):
 def test_too_few_rows(clean, tmp_path, spec):
     result = gate(clean.head(120), tmp_path, small_spec(spec))
     assert failed(result) == {("expect_table_row_count_to_be_between", None): "table: 120 rows, expected at least 500"}
-    assert result.summary() == "window invalid: 1 of 46 expectations failed: table: 120 rows, expected at least 500"
+    assert result.summary() == "window invalid: 1 of 52 expectations failed: table: 120 rows, expected at least 500"
 
 
 def pct(count: int, total: int) -> str:

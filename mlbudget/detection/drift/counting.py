@@ -41,8 +41,8 @@ class NumericCounter:
         self.min, self.max = np.inf, -np.inf
 
     def add(self, values: np.ndarray) -> None:
-        """Count one batch (float64, NaN = null)."""
-        valid = values[~np.isnan(values)]
+        """Count one batch (float64; NaN and +/-inf count as null: the gate bounds their share)."""
+        valid = values[np.isfinite(values)]
         self.nulls += len(values) - len(valid)
         if not len(valid):
             return
@@ -176,7 +176,7 @@ def _profile_new(pool: ThreadPoolExecutor, source: TableSource, numeric, categor
         if name in samples:
             if rate < 1.0:
                 values = values[rng_masks[name]]
-            samples[name].append(values[~np.isnan(values)])
+            samples[name].append(values[np.isfinite(values)])
         else:
             counters[name].add(values)
 

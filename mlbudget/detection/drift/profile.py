@@ -261,9 +261,9 @@ def numeric_values(series: pd.Series | np.ndarray, name: str = "column", side: s
         values = np.asarray(pd.to_numeric(pd.Series(series), errors="raise"), dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{side} column {name!r}: expected numbers ({exc})") from exc
-    values = values[~np.isnan(values)]
+    values = values[np.isfinite(values)]  # +/-inf is no measurement either (the gate bounds its share)
     if values.size == 0:
-        raise InputError(f"{side} column {name!r} has no non-null values")
+        raise InputError(f"{side} column {name!r} has no non-null values (NaN and +/-inf count as null)")
     return values
 
 
