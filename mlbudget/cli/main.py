@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mlbudget.cli.adopt:adopt_command",
         "Register a model under a budget's name as champion, with its reference data.",
     ),
+    "gate": (
+        "mlbudget.cli.gate:gate_command",
+        "CI check: benchmark one ONNX model against a budget; exit 1 when it breaks a limit.",
+    ),
     "ledger": (
         "mlbudget.cli.registry:ledger_command",
         "Show the audit ledger of a budget's model: promotions, approvals, rollbacks.",
