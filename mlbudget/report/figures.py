@@ -548,13 +548,21 @@ def trend_figure(trend: Any, current_run: str | None = None) -> go.Figure | None
                 )
         if key != "quality":  # a quality near 0.85 drawn from 0 would look flat
             fig.update_yaxes(rangemode="tozero", row=row, col=1)
-    for annotation in fig.layout.annotations:  # panel titles to the left, clear of the event labels
-        annotation.update(x=0.0, xanchor="left", font={"size": 12})
+    for annotation in fig.layout.annotations:  # panel titles to the right, clear of the title and most event labels
+        annotation.update(x=1.0, xanchor="right", font={"size": 12})
     _event_lines(go, fig, trend.events, x)
     n = len(points)
-    title = f"Trends: {trend.budget}, {n} cycle{'s' if n != 1 else ''} (green: promotion, red: rollback)"
+    title = f"Trends: {trend.budget}, {n} cycle{'s' if n != 1 else ''} (green: adoption or promotion, red: rollback)"
     fig.update_xaxes(title_text="cycle run started (UTC)", row=len(panels), col=1)
-    return _layout(fig, title, 150 + 170 * len(panels), legend={"orientation": "h", "y": -0.08})
+    height = 190 + 170 * len(panels)
+    plot_height = height - 50 - 140  # less the top and bottom margins
+    return _layout(
+        fig,
+        title,
+        height,
+        legend={"orientation": "h", "yanchor": "top", "y": -75 / plot_height},
+        margin={"l": 60, "r": 20, "t": 50, "b": 140},
+    )
 
 
 def _series(go, x, points, metric, hover, name, color, legend, dash=None):
@@ -573,35 +581,54 @@ def _series(go, x, points, metric, hover, name, color, legend, dash=None):
     )
 
 
+def _merged_events(events: list[Any]) -> list[tuple[Any, list[Any]]]:
+    """Events of one version within a minute of each other (adopt then promote) as one marker."""
+    merged: list[tuple[Any, list[Any]]] = []
+    for e in sorted(events, key=lambda e: e.at):
+        last = merged[-1][1][-1] if merged else None
+        if last is not None and last.version == e.version and abs((e.at - last.at).total_seconds()) < 60:
+            merged[-1][1].append(e)
+        else:
+            merged.append((e, [e]))
+    return merged
+
+
 def _event_lines(go, fig, events, x) -> None:
-    """Ledger events inside (or just around) the cycles' time span, as vertical lines with a hover marker."""
+    """Ledger events inside (or just around) the cycles' time span, as vertical lines with a hover label."""
     if not events or not x:
         return
     lo, hi = min(x), max(x)
     span = (hi - lo) or None
-    for e in events:
-        if span is not None and not (lo - span <= e.at <= hi + span):
+    for first, group in _merged_events(events):
+        if span is not None and not (lo - span <= first.at <= hi + span):
             continue
-        color = "#2a8a3a" if e.action == "promote" else LIMIT_COLOR
+        actions = [e.action for e in group]
+        color = LIMIT_COLOR if "rollback" in actions else "#2a8a3a"
         fig.add_shape(
             type="line",
             xref="x",
             yref="paper",
-            x0=e.at,
-            x1=e.at,
+            x0=first.at,
+            x1=first.at,
             y0=0,
             y1=1,
             line={"color": color, "width": 1.5, "dash": "dot"},
         )
-        label = f"{e.action} v{e.version}" + (f" (was v{e.previous})" if e.previous else "")
+        mark = "↺ " if "rollback" in actions else ("adopt " if "adopt" in actions else "▼ ")
+        hover = "<br>".join(
+            f"{e.at:%Y-%m-%d %H:%M} {e.action} v{e.version}"
+            + (f" (was v{e.previous})" if e.previous else "")
+            + f": {e.reason[:160]}"
+            for e in group
+        )
         fig.add_annotation(
-            x=e.at,
+            x=first.at,
             y=1.0,
             xref="x",
             yref="paper",
             yanchor="bottom",
-            text=("▼ " if e.action == "promote" else "↺ ") + f"v{e.version}",
-            hovertext=f"{e.at:%Y-%m-%d %H:%M} {label}: {e.reason[:160]}",
+            text=mark + f"v{group[-1].version}",
+            hovertext=hover,
             showarrow=False,
             font={"color": color, "size": 11},
         )

@@ -26,6 +26,8 @@ QUALITY_TAG = "mlbudget.quality_metric"
 """Name of the quality metric behind ``window.quality`` (accuracy, f1_macro, ...)."""
 REPORT_ARTIFACT = "report/report.json"
 LEDGER_PREFIX = "mlbudget.ledger."
+EVENT_ACTIONS = ("adopt", "promote", "rollback")
+"""Ledger actions that change the champion, drawn as markers on the trends."""
 
 SERIES: dict[str, tuple[str, str | None, str]] = {
     "p95_ms": ("window.p95_ms", "limit.p95_ms", "production p95 (ms)"),
@@ -61,7 +63,7 @@ class TrendPoint(BaseModel):
 
 
 class LedgerEvent(BaseModel):
-    """A promotion or rollback from the registered model's ledger."""
+    """An adoption, promotion or rollback from the registered model's ledger."""
 
     model_config = ConfigDict(extra="forbid")
     at: datetime
@@ -220,7 +222,7 @@ def _ledger_events(client: Any, model_name: str) -> list[LedgerEvent]:
     for key in sorted(k for k in tags if k.startswith(LEDGER_PREFIX)):
         try:
             entry = json.loads(tags[key])
-            if entry.get("status", "done") != "done" or entry.get("action") not in ("promote", "rollback"):
+            if entry.get("status", "done") != "done" or entry.get("action") not in EVENT_ACTIONS:
                 continue
             events.append(
                 LedgerEvent(

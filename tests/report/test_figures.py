@@ -193,3 +193,21 @@ def test_cycle_metrics_take_the_quality_level_not_its_change():
         "budget": {"document": {"limits": {"latency": {"concurrency": 1}}}},
     }
     assert cycle_metrics(doc) == ({"window.quality": 71.0, "limit.quality": 80.0}, "rmse")
+
+
+def test_adopt_and_its_promotion_are_one_marker():
+    from datetime import timedelta
+
+    from mlbudget.report.history import LedgerEvent
+
+    trend = fixtures.trend()
+    at = trend.points[0].started - timedelta(hours=1)
+    trend.events = [
+        LedgerEvent(at=at, action="adopt", version="1", reason="adopted"),
+        LedgerEvent(at=at + timedelta(seconds=2), action="promote", version="1", reason="adopted"),
+        *trend.events,
+    ]
+    fig = figures.trend_figure(trend).to_plotly_json()
+    marks = [a for a in fig["layout"]["annotations"] if a["text"].startswith(("adopt", "▼", "↺"))]
+    assert [a["text"] for a in marks] == ["adopt v1", "▼ v2", "↺ v1"]
+    assert "adopt v1" in marks[0]["hovertext"] and "promote v1" in marks[0]["hovertext"]
