@@ -25,8 +25,10 @@ from mlbudget.errors import InputError, MlbudgetError
 if TYPE_CHECKING:
     import numpy as np
 
+    from mlbudget.adapters.base import InputAdapter
     from mlbudget.benchmark.result import BenchmarkReport
     from mlbudget.benchmark.runtime import Runtime
+    from mlbudget.models.contract import ModelContract
 
 
 def _progress(message: str) -> None:
@@ -66,65 +68,113 @@ def classification_metric(y_true: np.ndarray, y_pred: np.ndarray, metric: str) -
     Raises:
         InputError: unknown metric or no rows.
     """
-    import numpy as np
+    from mlbudget.models.metrics import LABEL_METRICS, quality
 
-    if len(y_true) == 0:
-        raise InputError("accuracy needs at least one labelled row")
-    if metric == "accuracy":
-        return float(np.mean(y_true == y_pred))
-    present = np.unique(y_true)
-    if metric == "balanced_accuracy":
-        return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in present]))
-    if metric == "f1_macro":
-        scores = []
-        for c in np.union1d(present, np.unique(y_pred)):
-            tp = np.sum((y_pred == c) & (y_true == c))
-            denom = np.sum(y_pred == c) + np.sum(y_true == c)
-            scores.append(2.0 * tp / denom if denom else 0.0)
-        return float(np.mean(scores))
-    raise InputError(f"unknown accuracy metric {metric!r}; known: accuracy, balanced_accuracy, f1_macro")
+    if metric not in LABEL_METRICS:
+        raise InputError(f"unknown accuracy metric {metric!r}; known: accuracy, balanced_accuracy, f1_macro")
+    return quality(metric, y_true, y_pred)
+
+
+def load_contract(contract_path: str, model_path: str | Path) -> tuple[ModelContract, InputAdapter]:
+    """The model contract (``contract.json``, or one derived from the demo's ``features.json``) and its adapter.
+
+    Raises:
+        ModelFileError: the file is not readable.
+    """
+    from mlbudget.models.contract import ModelContract, contract_from_feature_spec
+    from mlbudget.models.features import FeatureSpec
+    from mlbudget.models.signature import read_signature
+
+    path = Path(contract_path)
+    if path.name == "features.json":
+        contract = contract_from_feature_spec(FeatureSpec.load(path), read_signature(model_path))
+    else:
+        contract = ModelContract.load(path)
+    return contract, contract.build_adapter(path.parent)
 
 
 def holdout_accuracy(runtime: Runtime, holdout_path: str, features_path: str, metric: str) -> tuple[float, int]:
-    """The metric of the argmax of the first output on the labelled holdout rows.
+    """The budget's quality metric on the labelled holdout rows, fed through the model's input adapter.
+
+    Args:
+        runtime: the loaded model.
+        holdout_path: labelled Parquet rows.
+        features_path: the bundle's ``contract.json`` (or the demo's ``features.json``).
+        metric: a metric of :mod:`mlbudget.models.metrics` that fits the model's task.
 
     Returns:
         ``(value, rows)``.
 
     Raises:
-        InputError: the holdout or spec cannot be read, or the label column is missing.
+        InputError: the holdout or contract cannot be read, the label column is missing, or the
+            metric needs probabilities the model does not give.
     """
     import numpy as np
+
+    from mlbudget.models.metrics import quality
+
+    contract, adapter = load_contract(features_path, runtime.model_path)
+    frame = _read_holdout(holdout_path)
+    if contract.label not in frame.columns:
+        raise InputError(f"{holdout_path}: label column {contract.label!r} missing")
+    frame = frame[frame[contract.label].notna()]
+    first = runtime.inputs[0].shape[0] if runtime.inputs and runtime.inputs[0].shape else None
+    fixed = first if isinstance(first, int) and first > 0 else None
+    names = getattr(runtime, "output_names", None) or [o.name for o in contract.signature.outputs]
+    y_pred, probs = contract.predict(runtime.run, [str(n) for n in names], frame, adapter, fixed)
+    y_true = frame[contract.label].to_numpy()
+    if contract.task == "classification":
+        y_true, y_pred = _as_text(y_true), _as_text(y_pred)
+    else:
+        y_true = y_true.astype(np.float64)
+    return quality(metric, y_true, y_pred, probs, [str(c) for c in contract.classes]), len(frame)
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    """Classes as strings, integer-valued floats written as integers (``3`` not ``3.0``)."""
+    import numpy as np
+
+    out = []
+    for v in values:
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            v = int(v)
+        elif isinstance(v, np.integer):
+            v = int(v)
+        out.append(str(v))
+    return np.asarray(out, dtype=object)
+
+
+def _read_holdout(holdout_path: str):
     import pandas as pd
 
-    from mlbudget.models.features import FeatureSpec
-
-    spec = FeatureSpec.load(features_path)
     try:
-        frame = pd.read_parquet(holdout_path)
+        return pd.read_parquet(holdout_path)
     except Exception as exc:  # pyarrow raises several types
         raise InputError(f"{holdout_path}: not a readable Parquet holdout ({exc})") from exc
-    if spec.label not in frame.columns:
-        raise InputError(f"{holdout_path}: label column {spec.label!r} missing")
-    x = spec.transform(frame)
-    first = runtime.inputs[0].shape[0] if runtime.inputs and runtime.inputs[0].shape else None
-    fixed = isinstance(first, int) and first > 0
-    chunk = first if fixed else 1024
-    preds = []
-    for start in range(0, len(x), chunk):
-        part = x[start : start + chunk]
-        if fixed and len(part) < chunk:  # a fixed batch axis: pad the last chunk
-            part = np.concatenate([part, np.zeros((chunk - len(part), x.shape[1]), np.float32)])
-        out = np.asarray(runtime.run({spec.input_name: part})[0])
-        preds.append(out.argmax(axis=1)[: min(chunk, len(x) - start)])
-    classes = np.asarray(spec.classes)
-    y_pred = classes[np.concatenate(preds)] if preds else classes[:0]
-    y_true = frame[spec.label].to_numpy()
-    return classification_metric(y_true, y_pred, metric), len(frame)
+
+
+def row_feeds(request: WorkerRequest, concurrency: int) -> list[dict] | None:
+    """Feeds made of real holdout rows through an adopted model's adapter, one per worker; None for the demo's
+    bundles (random inputs, as before) or without a holdout.
+
+    Adopted graphs may take strings or need realistic values (a tree ensemble's path depends on them).
+    """
+    import numpy as np
+
+    if not request.holdout_path or not request.features_path or Path(request.features_path).name == "features.json":
+        return None
+    contract, adapter = load_contract(request.features_path, request.model_path)
+    frame = _read_holdout(request.holdout_path)
+    if frame.empty:
+        return None
+    rng = np.random.default_rng(request.settings.seed)
+    size = request.load.batch_size
+    return [adapter.feeds(frame.iloc[rng.integers(0, len(frame), size=size)]) for _ in range(concurrency)]
 
 
 def run_request(request: WorkerRequest) -> BenchmarkReport:
     """Measure one model as ``request`` says, in this process."""
+    from mlbudget.benchmark.energy import EnergyMeter
     from mlbudget.benchmark.hardware import hardware_info
     from mlbudget.benchmark.loadgen import measure_level
     from mlbudget.benchmark.result import BenchmarkReport
@@ -139,18 +189,32 @@ def run_request(request: WorkerRequest) -> BenchmarkReport:
     cold_start_ms = (time.perf_counter_ns() - started) / 1e6
     load = request.load
     results, notes = [], [f"measured in process pid {os.getpid()}"]
+    feeds = row_feeds(request, max(load.concurrency))
+    if feeds is not None:
+        notes.append("inputs: holdout rows fed through the model's input adapter")
+    meter = EnergyMeter(request.hardware.tdp_watts)
+    calls = 0
+    meter.start()
     for c in load.concurrency:
         _progress(f"{path.name}: concurrency {c}")
         m = measure_level(
-            runtime, c, request.settings, batch_size=load.batch_size, mode=load.mode, target_rps=load.target_rps
+            runtime,
+            c,
+            request.settings,
+            batch_size=load.batch_size,
+            mode=load.mode,
+            target_rps=load.target_rps,
+            feeds=feeds,
         )
         results.append(m.result)
         notes.extend(m.notes)
+        calls += m.calls
+    energy = meter.figure(calls * load.batch_size)  # amortised over every level's seconds of calls
     rss = peak_rss_mb()  # before the holdout is loaded: the serving process would not hold it
     accuracy, rows = None, 0
     if request.holdout_path:
         if not request.features_path:
-            raise InputError("a holdout needs its feature spec (features.json) to be encoded")
+            raise InputError("a holdout needs the model's contract.json (or features.json) to be fed")
         _progress(f"{path.name}: accuracy on {Path(request.holdout_path).name}")
         accuracy, rows = holdout_accuracy(runtime, request.holdout_path, request.features_path, request.accuracy_metric)
     return BenchmarkReport(
@@ -164,6 +228,7 @@ def run_request(request: WorkerRequest) -> BenchmarkReport:
         accuracy=accuracy,
         accuracy_metric=request.accuracy_metric if request.holdout_path else None,
         accuracy_rows=rows,
+        energy=energy,
         hardware=hardware_info(request.hardware),
         notes=notes,
     )

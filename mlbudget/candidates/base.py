@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from mlbudget.budget.model import Budget
-from mlbudget.models.bundle import Lineage
+from mlbudget.models.bundle import Lineage, ModelBundle
 from mlbudget.plugin import Plugin
 
 
@@ -69,6 +69,15 @@ class CandidateGenerator(Plugin, ABC):
     """Compressors need a full-precision parent; retraining starts from the FP32 ancestor anyway."""
     makes_fp32: ClassVar[bool] = False
     """True when outputs are FP32 models that compressors may take as parents (retrain, distill)."""
+
+    @classmethod
+    def not_applicable(cls, parent: ModelBundle) -> str | None:
+        """Why this generator cannot apply to ``parent`` (the plan then leaves it out with this reason), or None.
+
+        Generators declare what they need (a PyTorch program, a trainer, float32 MatMul/Gemm/Conv)
+        here, so that a model without it is never tried and failed late.
+        """
+        return None
 
     def __init__(self, config: GeneratorConfig | dict[str, Any] | None = None):
         if config is None or isinstance(config, dict):

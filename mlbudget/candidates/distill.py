@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from mlbudget.budget.model import Budget
+from mlbudget.candidates.applicability import needs_torch_program
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 from mlbudget.candidates.retrain import reference_rows
 from mlbudget.models.bundle import ModelBundle
@@ -59,6 +60,10 @@ class DistillGenerator(CandidateGenerator):
     name = "distill"
     config_model = DistillConfig
     makes_fp32 = True
+
+    @classmethod
+    def not_applicable(cls, parent: ModelBundle) -> str | None:
+        return needs_torch_program(parent, cls.name)
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
         """Train the student and write ``out_dir/distill@<parent>``.

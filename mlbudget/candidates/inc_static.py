@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from mlbudget.budget.model import Budget
+from mlbudget.candidates.applicability import needs_torch_program
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 from mlbudget.candidates.ort_static import calibration_matrix
 from mlbudget.errors import MlbudgetError
@@ -60,6 +61,10 @@ class IncStaticInt8Generator(CandidateGenerator):
 
     name = "inc_static_int8"
     config_model = IncStaticInt8Config
+
+    @classmethod
+    def not_applicable(cls, parent: ModelBundle) -> str | None:
+        return needs_torch_program(parent, cls.name)
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
         """Tune, export and write ``out_dir/inc_static_int8@<parent>``; no candidate when tuning fails the tolerance.

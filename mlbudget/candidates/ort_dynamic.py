@@ -60,6 +60,12 @@ class OrtDynamicInt8Generator(CandidateGenerator):
     name = "ort_dynamic_int8"
     config_model = OrtDynamicInt8Config
 
+    @classmethod
+    def not_applicable(cls, parent: ModelBundle) -> str | None:
+        from mlbudget.models.graph import not_quantizable_reason
+
+        return not_quantizable_reason(parent.onnx_path)
+
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
         """Quantize the parent's model.onnx into ``out_dir/<candidate name>``.
 
@@ -90,13 +96,11 @@ class OrtDynamicInt8Generator(CandidateGenerator):
             except Exception as exc:  # ORT raises plain Exceptions and ValueErrors
                 raise MlbudgetError(f"{self.name}: quantize_dynamic failed on {source.onnx_path} ({exc})") from exc
             return [
-                package.write_bundle(
+                package.write_child_bundle(
                     Path(out_dir) / name,
                     name=name,
-                    spec=source.features(),
+                    source=source,
                     onnx_src=quantized,
-                    torch_src=source.torch_path,
-                    reference=source.reference_path,
                     fp32=False,
                     lineage=package.child_lineage(parent, self.name, config, data),
                 )

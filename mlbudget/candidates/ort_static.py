@@ -1,7 +1,8 @@
 """ONNX Runtime static INT8 quantization (QDQ format). Registry name: ``ort_static_int8``.
 
 Activation ranges are calibrated on production rows (``data.calibration_path``,
-encoded with the model's FeatureSpec). QDQ around ``Gemm`` fuses into QGemm in
+fed through the model's input adapter: the demo's FeatureSpec encoding, one input
+per column, or 2-D matrices). QDQ around ``Gemm`` fuses into QGemm in
 ONNX Runtime, which is why the demo model is exported with Gemm nodes.
 
 YAML example (budget policy)::
@@ -30,6 +31,7 @@ from mlbudget.models.bundle import ModelBundle
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,12 @@ class OrtStaticInt8Generator(CandidateGenerator):
     name = "ort_static_int8"
     config_model = OrtStaticInt8Config
 
+    @classmethod
+    def not_applicable(cls, parent: ModelBundle) -> str | None:
+        from mlbudget.models.graph import not_quantizable_reason
+
+        return not_quantizable_reason(parent.onnx_path)
+
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
         """Calibrate on ``data.calibration_path`` and quantize the parent into ``out_dir/<candidate name>``.
 
@@ -73,22 +81,30 @@ class OrtStaticInt8Generator(CandidateGenerator):
 
         source = ModelBundle(parent.bundle_dir)
         source.check()
-        spec = source.features()
         config = self.config.model_copy(update={"reduce_range": resolve_reduce_range(self.config.reduce_range)})
-        rows = calibration_matrix(data, spec, config.max_calibration_rows, self.name)
+        frame = calibration_rows(data, config.max_calibration_rows, self.name)
+        adapter = source.contract().build_adapter(source.root)
         name = package.candidate_name(self.name, parent)
         with tempfile.TemporaryDirectory() as tmp:
             prepared = self._pre_process(source.onnx_path, Path(tmp) / "prepared.onnx")
             quantized = Path(tmp) / "model.onnx"
-            self._quantize(prepared, quantized, spec.input_name, rows, config)
+            try:
+                self._quantize(prepared, quantized, adapter, frame, config)
+            except MlbudgetError as exc:
+                if prepared == source.onnx_path:
+                    raise
+                # ORT's QDQ bias-scale check can fail on some pre-processed graphs (seen on skl2onnx
+                # linear models): the graph as exported is then quantized instead.
+                log.warning(
+                    "%s: quantizing the pre-processed graph failed (%s); quantizing it as exported", self.name, exc
+                )
+                self._quantize(source.onnx_path, quantized, adapter, frame, config)
             return [
-                package.write_bundle(
+                package.write_child_bundle(
                     Path(out_dir) / name,
                     name=name,
-                    spec=spec,
+                    source=source,
                     onnx_src=quantized,
-                    torch_src=source.torch_path,
-                    reference=source.reference_path,
                     fp32=False,
                     lineage=package.child_lineage(parent, self.name, config, data),
                 )
@@ -106,7 +122,7 @@ class OrtStaticInt8Generator(CandidateGenerator):
             return src
         return dest
 
-    def _quantize(self, src: Path, dest: Path, input_name: str, rows: np.ndarray, config: OrtStaticInt8Config) -> None:
+    def _quantize(self, src: Path, dest: Path, adapter, rows: pd.DataFrame, config: OrtStaticInt8Config) -> None:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
         method = {
@@ -114,7 +130,7 @@ class OrtStaticInt8Generator(CandidateGenerator):
             "entropy": CalibrationMethod.Entropy,
             "percentile": CalibrationMethod.Percentile,
         }[config.calibrate_method]
-        reader = _reader(input_name, rows, config.batch_size)
+        reader = _reader(adapter, rows, config.batch_size)
         try:
             quantize_static(
                 str(src),
@@ -132,8 +148,8 @@ class OrtStaticInt8Generator(CandidateGenerator):
             raise MlbudgetError(f"{self.name}: quantize_static failed on {src} ({exc})") from exc
 
 
-def calibration_matrix(data: GenerationData, spec, max_rows: int, generator: str) -> np.ndarray:
-    """Encoded calibration rows: a seeded sample of at most ``max_rows`` from ``data.calibration_path``.
+def calibration_rows(data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:
+    """Raw calibration rows: a seeded sample of at most ``max_rows`` from ``data.calibration_path``.
 
     Raises:
         ModelFileError: no calibration file, or it has no rows.
@@ -151,26 +167,32 @@ def calibration_matrix(data: GenerationData, spec, max_rows: int, generator: str
         raise ModelFileError(f"{data.calibration_path}: no calibration rows for {generator}")
     if len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=data.seed)
-    return spec.transform(frame)
+    return frame.reset_index(drop=True)
 
 
-def _reader(input_name: str, rows: np.ndarray, batch_size: int):
+def calibration_matrix(data: GenerationData, spec, max_rows: int, generator: str) -> np.ndarray:
+    """Calibration rows encoded with a FeatureSpec (the demo's encoding)."""
+    return spec.transform(calibration_rows(data, max_rows, generator))
+
+
+def _reader(adapter, rows: pd.DataFrame, batch_size: int):
+    """Calibration batches: raw rows fed through the model's input adapter."""
     from onnxruntime.quantization import CalibrationDataReader
 
     # Equal batches only: ORT's histogram collector (entropy, percentile) stacks the
     # batches with np.asarray and fails on a shorter last batch.
     batch_size = min(batch_size, len(rows))
-    rows = rows[: len(rows) - len(rows) % batch_size]
+    rows = rows.iloc[: len(rows) - len(rows) % batch_size]
+    batches = [adapter.feeds(rows.iloc[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
 
     class _Batches(CalibrationDataReader):
         def __init__(self) -> None:
-            self._it = iter(range(0, len(rows), batch_size))
+            self._it = iter(batches)
 
         def get_next(self):
-            start = next(self._it, None)
-            return None if start is None else {input_name: rows[start : start + batch_size]}
+            return next(self._it, None)
 
         def rewind(self) -> None:
-            self._it = iter(range(0, len(rows), batch_size))
+            self._it = iter(batches)
 
     return _Batches()

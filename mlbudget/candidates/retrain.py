@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from mlbudget.budget.model import Budget
+from mlbudget.candidates.applicability import needs_torch_program
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 from mlbudget.errors import InputError
 from mlbudget.models.bundle import ModelBundle
@@ -58,6 +59,10 @@ class RetrainGenerator(CandidateGenerator):
     name = "retrain"
     config_model = RetrainConfig
     makes_fp32 = True
+
+    @classmethod
+    def not_applicable(cls, parent: ModelBundle) -> str | None:
+        return needs_torch_program(parent, cls.name)
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
         """Train and write ``out_dir/retrain@<parent>``.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 from typing import Any
 
 from mlbudget.candidates.base import Candidate
@@ -57,8 +58,13 @@ def _run_generator(cycle: OpenCycle, kind: str, parent: Candidate) -> dict[str, 
     from mlbudget.candidates import CandidateGenerator
     from mlbudget.cycle.defaults import generator_config
     from mlbudget.cycle.splits import generation_data
+    from mlbudget.models.bundle import ModelBundle
 
-    generator = CandidateGenerator.lookup(kind)(generator_config(kind, cycle.ctx.fast))
+    cls = CandidateGenerator.lookup(kind)
+    skipped = cls.not_applicable(ModelBundle(parent.bundle_dir))
+    if skipped is not None:  # e.g. INT8 on the float64 champion: it quantizes the float32 variant instead
+        return {"names": [], "error": None, "skipped": skipped}
+    generator = cls(generator_config(kind, cycle.ctx.fast))
     out_dir = cycle.layout.candidates / f"{kind}@{parent.name}"
     try:
         made = generator.generate(parent, generation_data(cycle), cycle.budget, out_dir)
@@ -67,9 +73,29 @@ def _run_generator(cycle: OpenCycle, kind: str, parent: Candidate) -> dict[str, 
     except Exception as exc:  # noqa: BLE001 - one failing generator must not sink the cycle: record it
         log.error("generator %s on %s failed:\n%s", kind, parent.name, traceback.format_exc())
         return {"names": [], "error": f"{type(exc).__name__}: {exc}"}
-    for candidate in made:
+    kept, broken = keep_signature(cycle, made)
+    for candidate in kept:
         write_json(cycle.layout.candidates / f"{candidate.name}.json", candidate)
-    return {"names": [c.name for c in made], "error": None}
+    error = "; ".join(f"{name}: signature changed: {why}" for name, why in broken.items()) or None
+    return {"names": [c.name for c in kept], "error": error}
+
+
+def keep_signature(cycle: OpenCycle, made: list[Candidate]) -> tuple[list[Candidate], dict[str, str]]:
+    """Split ``made`` into candidates that keep the champion's ONNX signature (input and output names,
+    element types, ranks) and those that do not (name -> why): serving code must not have to change."""
+    from mlbudget.models.bundle import ModelBundle
+    from mlbudget.models.signature import read_signature, signature_mismatch
+
+    expected = read_signature(ModelBundle(cycle.layout.champion).onnx_path)
+    kept, broken = [], {}
+    for candidate in made:
+        why = signature_mismatch(expected, read_signature(ModelBundle(candidate.bundle_dir).onnx_path))
+        if why is None:
+            kept.append(candidate)
+        else:
+            log.error("candidate %s dropped: signature changed: %s", candidate.name, why)
+            broken[candidate.name] = why
+    return kept, broken
 
 
 def generation_errors(cycle: OpenCycle) -> dict[str, str]:
@@ -109,7 +135,7 @@ def _run_benchmark(cycle: OpenCycle, name: str, path, error_path) -> None:
     from mlbudget.benchmark.runner import benchmark_model
     from mlbudget.cycle.defaults import benchmark_settings
     from mlbudget.errors import MlbudgetError
-    from mlbudget.models.bundle import FEATURES_FILE, ModelBundle
+    from mlbudget.models.bundle import ModelBundle
 
     candidates = load_candidates(cycle)
     if name not in candidates:
@@ -123,7 +149,7 @@ def _run_benchmark(cycle: OpenCycle, name: str, path, error_path) -> None:
             cycle.budget.hardware,
             cycle.budget.load,
             holdout_path=holdout if holdout.exists() else None,
-            features_path=bundle.root / FEATURES_FILE,
+            features_path=contract_path(bundle),
             accuracy_metric=accuracy.metric if accuracy else "accuracy",
             settings=benchmark_settings(cycle.ctx.fast),
         )
@@ -214,7 +240,6 @@ def finals(cycle_dir: str) -> dict[str, Any]:
 
 def _run_finals(cycle: OpenCycle):
     from mlbudget.benchmark.repeated import measure_interleaved
-    from mlbudget.benchmark.runner import BenchmarkItem
     from mlbudget.cycle.defaults import FINALS_RETRIES, finals_settings
     from mlbudget.models.bundle import ModelBundle
     from mlbudget.selection.finals import Finals, deciding_levels, min_stable_rounds, summarise_finals
@@ -234,7 +259,7 @@ def _run_finals(cycle: OpenCycle):
             note="fewer than two finalists (no challenger fits, or one does and the champion cannot fit), "
             "so nothing was measured again",
         )
-    items = [BenchmarkItem(name=n, model_path=str(ModelBundle(candidates[n].bundle_dir).onnx_path)) for n in names]
+    items = [_finals_item(cycle, n, ModelBundle(candidates[n].bundle_dir)) for n in names]
     load = budget.load.model_copy(update={"concurrency": levels})
     runs = measure_interleaved(
         items, budget.hardware, load, settings, repetitions=rounds, retries=FINALS_RETRIES, deciding=levels
@@ -246,6 +271,32 @@ def _run_finals(cycle: OpenCycle):
         f"a finalist needs {min_stable_rounds(rounds)} stable rounds"
     )
     return summarise_finals(runs, budget, load_reports(cycle), rounds, note=note)
+
+
+def contract_path(bundle) -> Path:
+    """The bundle's contract.json, or the demo's features.json (the benchmark worker reads either)."""
+    from mlbudget.models.bundle import CONTRACT_FILE, FEATURES_FILE
+
+    contract = bundle.root / CONTRACT_FILE
+    return contract if contract.is_file() else bundle.root / FEATURES_FILE
+
+
+def _finals_item(cycle: OpenCycle, name: str, bundle):
+    """An adopted model is timed on holdout rows fed through its adapter (its inputs may be strings)."""
+    from mlbudget.benchmark.runner import BenchmarkItem
+    from mlbudget.models.bundle import CONTRACT_FILE
+
+    holdout = cycle.layout.data / "holdout.parquet"
+    if not (bundle.root / CONTRACT_FILE).is_file() or not holdout.exists():
+        return BenchmarkItem(name=name, model_path=str(bundle.onnx_path))
+    accuracy = cycle.budget.limits.accuracy
+    return BenchmarkItem(
+        name=name,
+        model_path=str(bundle.onnx_path),
+        holdout_path=str(holdout),
+        features_path=str(bundle.root / CONTRACT_FILE),
+        accuracy_metric=accuracy.metric if accuracy else "accuracy",
+    )
 
 
 def load_finals(cycle: OpenCycle):

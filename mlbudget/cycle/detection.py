@@ -27,11 +27,13 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     bundle = ModelBundle(cycle.layout.champion)
     if bundle.reference_path is None:
         raise ModelFileError(f"{bundle.root}: champion bundle has no reference.parquet to detect drift against")
-    spec = bundle.features()
+    spec = bundle.contract()
     reference = drift_reference(bundle, spec)
     has_label = spec.label in pq.read_schema(bundle.reference_path).names
-    labels = pd.read_parquet(bundle.reference_path, columns=[spec.label])[spec.label] if has_label else None
-    class_share = labels.value_counts(normalize=True).to_dict() if has_label else None
+    classifier = spec.task == "classification" and has_label
+    # A regressor's values are no classes: its prediction drift is reported as not checked.
+    labels = pd.read_parquet(bundle.reference_path, columns=[spec.label])[spec.label] if classifier else None
+    class_share = labels.value_counts(normalize=True).to_dict() if classifier else {}
     report = detect(
         pd.read_parquet(window.path),
         cycle.budget,

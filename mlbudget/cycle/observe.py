@@ -187,7 +187,7 @@ def validate(cycle_dir: str) -> dict[str, Any]:
     cycle = open_cycle(cycle_dir)
     if not cycle.layout.validation.exists():
         window = read_model(cycle.layout.window, ProductionWindow)
-        spec = ModelBundle(cycle.layout.champion).features()
+        spec = ModelBundle(cycle.layout.champion).contract()
         result = validate_window(window, cycle.budget, spec)
         write_json(cycle.layout.validation, result)
         if cycle.state.run_id:
@@ -227,12 +227,14 @@ def detect(cycle_dir: str) -> dict[str, Any]:
 def plan(cycle_dir: str) -> dict[str, Any]:
     """Findings -> the candidate kinds to try; also sets aside the data generators use."""
     from mlbudget.detection.findings import DetectionReport
+    from mlbudget.models.bundle import ModelBundle
     from mlbudget.policy.plan import Plan, make_plan
 
     cycle = open_cycle(cycle_dir)
     if not cycle.layout.plan.exists():
         detection = read_model(cycle.layout.detection, DetectionReport)
-        result = make_plan(detection, cycle.budget, cycle.ctx.actions, cycle.ctx.dry_run)
+        champion = ModelBundle(cycle.layout.champion)
+        result = make_plan(detection, cycle.budget, cycle.ctx.actions, cycle.ctx.dry_run, champion=champion)
         if not result.dry_run:
             from mlbudget.cycle.splits import write_generation_data
 

@@ -22,12 +22,14 @@ def write_generation_data(cycle: OpenCycle) -> GenerationData:
     import pandas as pd
 
     from mlbudget.models.bundle import ModelBundle
-    from mlbudget.sources.window import ProductionWindow
+    from mlbudget.sources.window import LABEL, ProductionWindow
 
     window = read_model(cycle.layout.window, ProductionWindow)
     bundle = ModelBundle(cycle.layout.champion)
-    spec = bundle.features()
+    spec = bundle.contract()
     frame = pd.read_parquet(window.path)
+    if spec.label != LABEL and LABEL in frame.columns and spec.label not in frame.columns:
+        frame = frame.rename(columns={LABEL: spec.label})  # request logs name it `label`; the model its own way
     labelled = frame[frame[spec.label].notna()] if spec.label in frame else frame.iloc[:0]
     labelled = labelled.sample(frac=1.0, random_state=cycle.ctx.seed)
     keep = spec.columns + [spec.label]
@@ -41,10 +43,39 @@ def write_generation_data(cycle: OpenCycle) -> GenerationData:
     calibration = frame.sample(n=min(len(frame), MAX_CALIBRATION_ROWS), random_state=cycle.ctx.seed)
     data_dir = cycle.layout.data
     data_dir.mkdir(parents=True, exist_ok=True)
-    holdout[keep].astype({spec.label: "int64"}).to_parquet(data_dir / "holdout.parquet", index=False)
-    fresh[keep].astype({spec.label: "int64"}).to_parquet(data_dir / "fresh.parquet", index=False)
+    label_type = _label_type(spec, reference_label_dtype(bundle, spec.label))
+    holdout[keep].astype({spec.label: label_type}).to_parquet(data_dir / "holdout.parquet", index=False)
+    fresh[keep].astype({spec.label: label_type}).to_parquet(data_dir / "fresh.parquet", index=False)
     calibration[spec.columns].to_parquet(data_dir / "calibration.parquet", index=False)
     return generation_data(cycle)
+
+
+def _label_type(spec, reference_dtype) -> str:
+    """Labels keep their type: float for regression, the reference's own type for classes (integers
+    stay integers even when the request log's nulls made them floats)."""
+    import pandas as pd
+
+    if spec.task == "regression":
+        return "float64"
+    if spec.classes and all(isinstance(c, int) for c in spec.classes):
+        return "int64"
+    return (
+        str(reference_dtype)
+        if reference_dtype is not None and not pd.api.types.is_numeric_dtype(reference_dtype)
+        else "string"
+    )
+
+
+def reference_label_dtype(bundle, label: str):
+    """The label column's dtype in the bundle's reference rows (None without them)."""
+    import pyarrow.parquet as pq
+
+    if bundle.reference_path is None:
+        return None
+    schema = pq.read_schema(bundle.reference_path)
+    if label not in schema.names:
+        return None
+    return schema.field(label).type.to_pandas_dtype()
 
 
 def generation_data(cycle: OpenCycle) -> GenerationData:

@@ -101,6 +101,48 @@ def write_bundle(
     )
 
 
+def write_child_bundle(
+    out_dir: str | Path,
+    *,
+    name: str,
+    source: ModelBundle,
+    onnx_src: str | Path,
+    lineage: dict[str, Any],
+    fp32: bool,
+) -> Candidate:
+    """A bundle for a graph derived from ``source`` (quantized, float32 ...): the new model.onnx with the
+    parent's contract (or feature spec), torch checkpoint, reference rows and reference profile.
+
+    Returns:
+        The candidate.
+
+    Raises:
+        ModelFileError: the written model is not valid ONNX.
+    """
+    from mlbudget.candidates.base import Candidate
+    from mlbudget.models.bundle import CONTRACT_FILE, PROFILE_FILE
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(onnx_src, out / MODEL_FILE)
+    check_onnx_file(out / MODEL_FILE)
+    for file in (CONTRACT_FILE, FEATURES_FILE, TORCH_FILE, REFERENCE_FILE, PROFILE_FILE):
+        if (source.root / file).is_file():
+            shutil.copyfile(source.root / file, out / file)
+    bundle = ModelBundle(out)
+    record = Lineage.model_validate({**lineage, "sha256": bundle.sha256()})
+    bundle.write_lineage(record)
+    return Candidate(
+        name=name,
+        bundle_dir=str(out),
+        generator=record.generator,
+        sha256=record.sha256,
+        size_mb=bundle.size_mb(),
+        lineage=record,
+        fp32=fp32,
+    )
+
+
 def _write_reference(reference: pd.DataFrame | str | Path, dest: Path, max_rows: int | None, seed: int) -> None:
     import pandas as pd
 

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget.budget.model import Budget
 from mlbudget.detection.findings import DetectionReport, Finding
+from mlbudget.models.bundle import ModelBundle
+from mlbudget.policy.applicable import leave_out_inapplicable
 
 
 class PlannedAction(BaseModel):
@@ -42,6 +44,8 @@ class Plan(BaseModel):
     """Kinds whose outputs are full-precision models (run first; compressors also take them as parents)."""
     compress: list[str] = Field(default_factory=list)
     """Kinds that compress a full-precision parent."""
+    skipped: list[PlannedAction] = Field(default_factory=list)
+    """Kinds a rule or a request asked for that cannot apply to the champion, each with why (not tried)."""
 
     def summary(self) -> str:
         alerts = "; ".join(f"alert: {a.reason}" for a in self.alerts)
@@ -51,7 +55,8 @@ class Plan(BaseModel):
         for action in self.actions:
             by_reason.setdefault(action.reason, []).append(action.kind)
         text = "; ".join(f"{', '.join(kinds)} because {reason}" for reason, kinds in by_reason.items())
-        return f"{text}; {alerts}" if alerts else text
+        text = f"{text}; {alerts}" if alerts else text
+        return "; ".join([text, *(f"{a.kind} left out: {a.reason}" for a in self.skipped)])
 
 
 def _triggers(findings: list[Finding], kinds: list[str], on_warn: bool) -> list[Finding]:
@@ -60,7 +65,11 @@ def _triggers(findings: list[Finding], kinds: list[str], on_warn: bool) -> list[
 
 
 def make_plan(
-    detection: DetectionReport, budget: Budget, forced: list[str] | None = None, dry_run: bool = False
+    detection: DetectionReport,
+    budget: Budget,
+    forced: list[str] | None = None,
+    dry_run: bool = False,
+    champion: ModelBundle | None = None,
 ) -> Plan:
     """Turn findings into candidate kinds, following ``budget.policy.rules`` in order.
 
@@ -69,6 +78,8 @@ def make_plan(
         budget: the budget whose policy applies.
         forced: generator names to run whatever the findings (on-demand runs).
         dry_run: mark the plan as a dry run (the cycle stops after planning).
+        champion: the champion's bundle: generators that cannot apply to it are left out with their
+            reason (:mod:`mlbudget.policy.applicable`).
 
     Returns:
         The plan: the union of the actions of every rule that fired, plus forced kinds, and an
@@ -94,6 +105,7 @@ def make_plan(
         for kind in rule.actions:
             CandidateGenerator.lookup(kind)
             actions.setdefault(kind, PlannedAction(kind=kind, reason=reason))
+    skipped = leave_out_inapplicable(actions, champion) if champion is not None else []
     ordered = list(actions.values())
     alerts = _alerts(detection.findings, covered)
     makes_fp32 = {k for k in actions if CandidateGenerator.lookup(k).makes_fp32}
@@ -103,6 +115,7 @@ def make_plan(
         dry_run=dry_run,
         fp32=[a.kind for a in ordered if a.kind in makes_fp32],
         compress=[a.kind for a in ordered if a.kind not in makes_fp32],
+        skipped=skipped,
     )
 
 

@@ -120,7 +120,9 @@ def _feature_expectations(present: set[str], spec: FeatureSpec, mostly: float) -
 
 
 def _class_expectations(present: set[str], spec: FeatureSpec) -> list[tuple[str, dict[str, Any]]]:
-    classes = [float(c) for c in spec.classes]
+    if not spec.classes:  # a regressor: values, not classes
+        return []
+    classes = [float(c) if isinstance(c, int) else c for c in spec.classes]
     return [
         ("ExpectColumnValuesToBeInSet", {"column": column, "value_set": classes, "mostly": RANGE_MOSTLY})
         for column in (PREDICTION, LABEL)
