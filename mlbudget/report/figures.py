@@ -291,7 +291,7 @@ def tradeoff(
     metric = metric or (budget.limits.accuracy.metric if budget.limits.accuracy else "quality")
     maximize = y_axis == "quality" and metric not in LOWER_IS_BETTER
     better = "higher" if maximize else "lower"
-    y_title = "model size (MB)" if y_axis == "size" else f"{metric} on the holdout ({better} is better)"
+    y_title = "model size (MB)" if y_axis == "size" else f"{metric} (holdout)"
     fig = go.Figure()
     _budget_box(fig, budget, points, y_axis, champion, maximize)
     front = pareto_front(points, maximize_y=maximize)
@@ -350,7 +350,7 @@ def tradeoff(
         lo, hi = min([*ys, bound] if bound is not None else ys), max([*ys, bound] if bound is not None else ys)
         pad = max((hi - lo) * 0.15, 0.005 * max(abs(hi), 1e-9))
         fig.update_yaxes(title_text=y_title, range=[lo - pad, hi + pad])
-    what = "size" if y_axis == "size" else metric
+    what = "size (smaller is better)" if y_axis == "size" else f"{metric} ({better} is better)"
     return _layout(
         fig,
         f"p95 × {what}",

@@ -32,6 +32,7 @@ TEMPLATE = """<!DOCTYPE html>
  .plot { width: 100%; min-height: 200px; }
  .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 1em; }
  code { font-size: 0.85em; }
+ details { margin: 0.5em 0 1em; } summary { cursor: pointer; color: #a05a00; }
  pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
 </style>
 <script>
@@ -91,14 +92,23 @@ budget {{ since.before.budget_version }}).</p>
 {{ "tightened" if c.tightens else ("loosened" if c.tightens == False else c.direction) }}</td></tr>
 {% endfor %}</table>
 {% endif %}
-{% if since.findings_new or since.findings_resolved or since.findings_open %}
+{% if since.findings_new or since.findings_resolved %}
 <table><tr><th></th><th>kind</th><th>metric</th><th>before</th><th>now</th></tr>
-{% for label, items, cls in [("new", since.findings_new, "bad"), ("resolved", since.findings_resolved, "ok"), ("still open", since.findings_open, "warn")] %}
+{% for label, items, cls in [("new", since.findings_new, "bad"), ("resolved", since.findings_resolved, "ok")] %}
 {% for f in items %}
 <tr><td class="{{ cls }}">{{ label }}</td><td>{{ f.kind }}</td><td><code>{{ f.metric }}</code></td>
 <td>{{ f.message_before or "–" }}</td><td>{{ f.message_after or "–" }}</td></tr>
 {% endfor %}{% endfor %}
 </table>
+{% endif %}
+{% if since.findings_open %}
+<details><summary>{{ since.findings_open|length }} finding(s) still open</summary>
+<table><tr><th>kind</th><th>metric</th><th>before</th><th>now</th></tr>
+{% for f in since.findings_open %}
+<tr><td>{{ f.kind }}</td><td><code>{{ f.metric }}</code></td>
+<td>{{ f.message_before or "–" }}</td><td>{{ f.message_after or "–" }}</td></tr>
+{% endfor %}</table>
+</details>
 {% endif %}
 {% if since.drift_moves %}
 <p>Features whose drift moved most (statistic &divide; threshold; 1 is the threshold):</p>
@@ -158,11 +168,11 @@ chart colour.</p>
 {% if rows %}
 <table><tr><th>candidate</th><th>generator</th><th>sha256</th><th>size MB</th>
 <th>p50 / p95 / p99 ms @c={{ budget.limits.latency.concurrency }}</th><th>p95 95% CI</th>
-<th>throughput rps</th><th>peak RSS MB</th><th>quality</th><th>fits</th><th>Pareto</th><th>breaches</th></tr>
+<th>throughput rps</th><th>peak RSS MB</th><th>energy mJ/inference</th><th>quality</th><th>fits</th><th>Pareto</th><th>breaches</th></tr>
 {% for r in rows %}
 <tr><td><span class="swatch" style="background: {{ r.color }}"></span>{{ r.name }}{% if r.is_champion %} (champion){% endif %}</td><td>{{ r.generator }}</td>
 <td><code>{{ r.sha }}</code></td><td class="num">{{ r.size }}</td><td class="num">{{ r.latency }}</td><td class="num">{{ r.ci }}</td>
-<td class="num">{{ r.throughput }}</td><td class="num">{{ r.rss }}</td><td class="num">{{ r.accuracy }}</td>
+<td class="num">{{ r.throughput }}</td><td class="num">{{ r.rss }}</td><td class="num">{{ r.energy }}</td><td class="num">{{ r.accuracy }}</td>
 <td class="{{ 'ok' if r.fits else 'bad' }}">{{ r.fits_text }}</td><td>{{ r.pareto }}</td>
 <td>{{ r.breaches }}</td></tr>
 {% endfor %}</table>

@@ -170,7 +170,8 @@ def test_lower_is_better_quality_is_drawn_the_other_way():
     for r in reports.values():
         r.accuracy_metric = "rmse"
     fig = figures.tradeoff(reports, b, {}, {}, None, "champion", "quality").to_plotly_json()
-    assert "rmse on the holdout (lower is better)" in fig["layout"]["yaxis"]["title"]["text"]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "rmse (holdout)"
+    assert fig["layout"]["title"]["text"] == "p95 × rmse (lower is better)"
     box = next(t for t in fig["data"] if t.get("name") == "budget")
     assert max(box["y"]) == 75.0  # min(maximum 80, champion 70 + max_rise 5)
     pts = {n: (r.level(4).p95_ms, r.accuracy) for n, r in reports.items()}
