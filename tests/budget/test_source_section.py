@@ -41,6 +41,7 @@ def test_rows_and_metrics_are_validated_and_defaults_filled_in():
         "columns": {},
         "timestamp_unit": "s",
         "storage_options": {},
+        "partition": None,
     }
     assert budget.source.metrics.config()["rps"] == 0.25  # the simulator's default, filled in
 
