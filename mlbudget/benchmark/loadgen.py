@@ -50,6 +50,8 @@ class LevelMeasurement:
 
     result: LevelResult
     notes: list[str]
+    calls: int = 0
+    """Every call the level made, warm-up included (the span an energy reading is amortised over)."""
 
 
 class _Arrivals:
@@ -229,7 +231,9 @@ def measure_level(
             t.join()
     if errors:
         raise InputError(f"inference failed at concurrency {concurrency}: {errors[0]}") from errors[0]
-    return _summarise(samples, stats, window_s, concurrency, settings)
+    measured = _summarise(samples, stats, window_s, concurrency, settings)
+    measured.calls = sum(len(lane.ends) + len(lane.warmup_ns) for lane in lanes)
+    return measured
 
 
 def _summarise(samples, stats, window_s: float, concurrency: int, settings: BenchmarkSettings) -> LevelMeasurement:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlbudget.benchmark.energy import EnergyFigure
+
 
 class HardwareInfo(BaseModel):
     """Provenance of a measurement."""
@@ -84,6 +86,8 @@ class BenchmarkReport(BaseModel):
     accuracy: float | None = None
     accuracy_metric: str | None = None
     accuracy_rows: int = 0
+    energy: EnergyFigure | None = None
+    """Energy per inference over every load level (RAPL, or estimated from CPU time and a declared TDP)."""
     hardware: HardwareInfo
     notes: list[str] = Field(default_factory=list)
 

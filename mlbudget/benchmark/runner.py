@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget import errors as _errors
+from mlbudget.benchmark.energy import EnergyFigure
 from mlbudget.benchmark.result import BenchmarkReport, LatencyDistribution, LevelResult
 from mlbudget.budget.model import AccuracyMetric, HardwareProfile, LoadProfile
 from mlbudget.errors import MlbudgetError
@@ -266,8 +267,28 @@ def merge_reports(reports: Sequence[BenchmarkReport]) -> BenchmarkReport:
             "results": levels,
             "cold_start_ms": statistics.median(r.cold_start_ms for r in reports),
             "peak_rss_mb": max(r.peak_rss_mb for r in reports),
+            "energy": _merge_energy([r.energy for r in reports]),
             "notes": notes,
         }
+    )
+
+
+def _merge_energy(figures: list[EnergyFigure | None]) -> EnergyFigure | None:
+    """The median energy per inference of the repetitions (totals summed); "estimated" when any one was."""
+    import statistics
+
+    known = [f for f in figures if f is not None]
+    if not known:
+        return None
+    estimated = [f for f in known if f.source == "estimated"]
+    return EnergyFigure(
+        mj_per_inference=float(statistics.median(f.mj_per_inference for f in known)),
+        source="estimated" if estimated else "rapl",
+        joules=sum(f.joules for f in known),
+        seconds=sum(f.seconds for f in known),
+        inferences=sum(f.inferences for f in known),
+        cpu_seconds=sum(f.cpu_seconds for f in known),
+        tdp_watts=estimated[0].tdp_watts if estimated else None,
     )
 
 

@@ -71,6 +71,9 @@ class HardwareProfile(StrictModel):
     """ONNX Runtime graph optimisation level."""
     queue: str = "default"
     """Airflow queue whose workers run on this hardware; benchmark tasks are routed there."""
+    tdp_watts: float | None = Field(None, gt=0, le=10000)
+    """Declared CPU package TDP, W: where RAPL is unreadable, energy per inference is *estimated* as the
+    benchmark's CPU time x ``tdp_watts / logical cores`` (and labelled so)."""
 
 
 class LoadProfile(StrictModel):
@@ -218,6 +221,8 @@ class Limits(StrictModel):
     """Maximum model file size, MB."""
     max_error_rate: float | None = Field(None, ge=0, le=1)
     """Maximum share of failed requests in production."""
+    max_energy_mj_per_inference: float | None = Field(None, gt=0)
+    """Maximum energy per inference (one row), millijoules, from RAPL or estimated from ``hardware.tdp_watts``."""
     accuracy: AccuracyLimits | None = None
     """Accuracy floor and maximum drop versus the champion."""
 

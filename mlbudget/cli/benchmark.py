@@ -25,14 +25,18 @@ def _parse_levels(text: str) -> list[int]:
     return levels
 
 
-def _profiles(levels, threads, batch_size, provider, graph_opt, mode, target_rps):
+def _profiles(levels, threads, batch_size, provider, graph_opt, mode, target_rps, tdp_watts=None):
     from pydantic import ValidationError
 
     from mlbudget.budget.model import HardwareProfile, LoadProfile
 
     try:
         hardware = HardwareProfile(
-            provider=provider, intra_op_threads=threads, inter_op_threads=1, graph_optimization=graph_opt
+            provider=provider,
+            intra_op_threads=threads,
+            inter_op_threads=1,
+            graph_optimization=graph_opt,
+            tdp_watts=tdp_watts,
         )
         load = LoadProfile(concurrency=levels, batch_size=batch_size, mode=mode, target_rps=target_rps)
     except ValidationError as exc:
@@ -60,6 +64,10 @@ def benchmark_command(
     holdout: Annotated[Path | None, typer.Option(help="Labelled Parquet rows for accuracy.")] = None,
     features: Annotated[Path | None, typer.Option(help="features.json that encodes the holdout.")] = None,
     metric: Annotated[str, typer.Option(help="accuracy, balanced_accuracy or f1_macro.")] = "accuracy",
+    tdp_watts: Annotated[
+        float | None,
+        typer.Option("--tdp-watts", help="CPU package TDP: estimates energy per inference where RAPL is unreadable."),
+    ] = None,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Benchmark one ONNX model in a fresh process: latency per concurrency, throughput, RSS, size."""
@@ -69,7 +77,7 @@ def benchmark_command(
 
     with handle_errors():
         hardware, load = _profiles(
-            _parse_levels(concurrency), threads, batch_size, provider, graph_optimization, mode, target_rps
+            _parse_levels(concurrency), threads, batch_size, provider, graph_optimization, mode, target_rps, tdp_watts
         )
         if holdout is not None and features is None:
             raise InputError("--holdout needs --features (the feature spec that encodes its rows)")
@@ -145,6 +153,12 @@ def _print_table(report) -> None:
         f"{hw.intra_op_threads} intra / {hw.inter_op_threads} inter threads, graph optimisation {hw.graph_optimization}",
         highlight=False,
     )
+    if report.energy is not None:
+        out_console.print(
+            f"energy {report.energy.label} per inference, amortised over {report.energy.inferences:,} inferences "
+            f"in {report.energy.seconds:.1f} s",
+            highlight=False,
+        )
     if report.accuracy is not None:
         out_console.print(f"{report.accuracy_metric} {report.accuracy:.4f} on {report.accuracy_rows} rows")
     for note in report.notes:

@@ -72,6 +72,8 @@ def _print(result, budget) -> None:
     level = report.level(budget.limits.latency.concurrency)
     figures = [f"p95 {level.p95_ms:.3g} ms at concurrency {level.concurrency}"] if level else []
     figures += [f"size {report.size_mb:.2f} MB", f"peak RSS {report.peak_rss_mb:.0f} MB"]
+    if report.energy is not None:
+        figures.append(f"energy {report.energy.label} per inference")
     if report.accuracy is not None:
         figures.append(f"{report.accuracy_metric} {report.accuracy:.4f} on {report.accuracy_rows:,} rows")
     head = "PASS" if result.passed else "FAIL"

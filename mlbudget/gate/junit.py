@@ -26,6 +26,8 @@ def limit_names(budget: Budget, quality_checked: bool) -> list[tuple[str, tuple[
         out.append(("peak RSS", ("peak RSS",)))
     if limits.max_model_size_mb is not None:
         out.append(("model size", ("size ",)))
+    if limits.max_energy_mj_per_inference is not None:
+        out.append(("energy per inference", ("energy",)))
     if limits.accuracy is not None and quality_checked:
         out.append((limits.accuracy.metric, (limits.accuracy.metric,)))
     return out

@@ -103,7 +103,7 @@ def log_candidate_run(
 
 
 def report_metrics(report: BenchmarkReport) -> dict[str, float]:
-    """Flat metrics: ``p95_ms.c4`` per level, throughput at the top level, rss, size, accuracy."""
+    """Flat metrics: ``p95_ms.c4`` per level, throughput at the top level, rss, size, accuracy, energy."""
     out: dict[str, float] = {}
     for level in report.results:
         for key in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "throughput_rps"):
@@ -116,6 +116,8 @@ def report_metrics(report: BenchmarkReport) -> dict[str, float]:
     out.update(peak_rss_mb=report.peak_rss_mb, size_mb=report.size_mb, cold_start_ms=report.cold_start_ms)
     if report.accuracy is not None:
         out["accuracy"] = float(report.accuracy)
+    if report.energy is not None:  # the key says how it was obtained: .rapl or .estimated
+        out[f"energy_mj_per_inference.{report.energy.source}"] = float(report.energy.mj_per_inference)
     return out
 
 

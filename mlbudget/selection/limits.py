@@ -34,8 +34,23 @@ def check_limits(report: BenchmarkReport, budget: Budget, champion: BenchmarkRep
         breaches.append(f"peak RSS {report.peak_rss_mb:.1f} MB > {limits.max_peak_rss_mb:.1f} MB")
     if limits.max_model_size_mb is not None and report.size_mb > limits.max_model_size_mb + _EPS:
         breaches.append(f"size {report.size_mb:.2f} MB > {limits.max_model_size_mb:.2f} MB")
+    breaches += _energy_breaches(report, budget)
     breaches += _accuracy_breaches(report, budget, champion)
     return breaches
+
+
+def _energy_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
+    limit = budget.limits.max_energy_mj_per_inference
+    if limit is None:
+        return []
+    energy = report.energy
+    if energy is None:
+        return [
+            f"energy not measured (maximum {limit:.3g} mJ per inference; RAPL unreadable and no hardware.tdp_watts)"
+        ]
+    if energy.mj_per_inference > limit + _EPS:
+        return [f"energy {energy.label} > {limit:.3g} mJ per inference"]
+    return []
 
 
 def _latency_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:

@@ -161,7 +161,8 @@ def test_unknown_key_typo_suggests_the_field():
     assert problems == [
         (
             "limits.latencyy: unknown field, did you mean 'latency'? "
-            "(allowed: latency, min_throughput_rps, max_peak_rss_mb, max_model_size_mb, max_error_rate, accuracy)"
+            "(allowed: latency, min_throughput_rps, max_peak_rss_mb, max_model_size_mb, max_error_rate, "
+            "max_energy_mj_per_inference, accuracy)"
         )
     ]
 
