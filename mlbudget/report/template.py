@@ -22,7 +22,9 @@ TEMPLATE = """<!DOCTYPE html>
  table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
  th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
  th { background: #f3f3f3; }
- td.num { text-align: right; font-variant-numeric: tabular-nums; }
+ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+ td.breaches { min-width: 22em; }
+ .scroll { overflow-x: auto; }
  .ok { color: #17692e; } .bad { color: #b00020; } .warn { color: #a05a00; } .muted { color: #777; }
  .decision { border-left: 4px solid #444; padding: 0.5em 1em; background: #fafafa; }
  .pill { display: inline-block; padding: 0.1em 0.6em; border-radius: 1em; background: #eee; font-weight: 600; }
@@ -166,16 +168,16 @@ chart colour.</p>
 <section id="candidates">
 <h2>Candidates</h2>
 {% if rows %}
-<table><tr><th>candidate</th><th>generator</th><th>sha256</th><th>size MB</th>
+<div class="scroll"><table><tr><th>candidate</th><th>generator</th><th>sha256</th><th>size MB</th>
 <th>p50 / p95 / p99 ms @c={{ budget.limits.latency.concurrency }}</th><th>p95 95% CI</th>
-<th>throughput rps</th><th>peak RSS MB</th><th>energy mJ/inference</th><th>quality</th><th>fits</th><th>Pareto</th><th>breaches</th></tr>
+<th>throughput rps</th><th>peak RSS MB</th><th>quality</th><th>fits</th><th>Pareto</th><th>breaches</th></tr>
 {% for r in rows %}
 <tr><td><span class="swatch" style="background: {{ r.color }}"></span>{{ r.name }}{% if r.is_champion %} (champion){% endif %}</td><td>{{ r.generator }}</td>
 <td><code>{{ r.sha }}</code></td><td class="num">{{ r.size }}</td><td class="num">{{ r.latency }}</td><td class="num">{{ r.ci }}</td>
-<td class="num">{{ r.throughput }}</td><td class="num">{{ r.rss }}</td><td class="num">{{ r.energy }}</td><td class="num">{{ r.accuracy }}</td>
+<td class="num">{{ r.throughput }}</td><td class="num">{{ r.rss }}</td><td class="num">{{ r.accuracy }}</td>
 <td class="{{ 'ok' if r.fits else 'bad' }}">{{ r.fits_text }}</td><td>{{ r.pareto }}</td>
-<td>{{ r.breaches }}</td></tr>
-{% endfor %}</table>
+<td class="breaches">{% for b in r.breaches %}{{ b }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td></tr>
+{% endfor %}</table></div>
 {% else %}<p>No candidates in this cycle.</p>{% endif %}
 </section>
 
