@@ -131,6 +131,7 @@ def _row(cand: Candidate, report: BenchmarkReport | None, verdicts: dict, budget
         "ci": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "-",
         "throughput": f"{top.throughput_rps:.1f} @c={top.concurrency}" if top else "-",
         "rss": f"{report.peak_rss_mb:.1f}" if report else "-",
+        "energy": report.energy.label if report and report.energy else "-",
         "accuracy": f"{report.accuracy:.4f} ({metric})" if report and report.accuracy is not None else "-",
         "fits": bool(verdict and verdict.fits),
         "fits_text": "-" if verdict is None else ("yes" if verdict.fits else "no"),

@@ -170,11 +170,11 @@ chart colour.</p>
 {% if rows %}
 <div class="scroll"><table><tr><th>candidate</th><th>generator</th><th>sha256</th><th>size MB</th>
 <th>p50 / p95 / p99 ms @c={{ budget.limits.latency.concurrency }}</th><th>p95 95% CI</th>
-<th>throughput rps</th><th>peak RSS MB</th><th>quality</th><th>fits</th><th>Pareto</th><th>breaches</th></tr>
+<th>throughput rps</th><th>peak RSS MB</th><th>energy mJ/inference</th><th>quality</th><th>fits</th><th>Pareto</th><th>breaches</th></tr>
 {% for r in rows %}
 <tr><td><span class="swatch" style="background: {{ r.color }}"></span>{{ r.name }}{% if r.is_champion %} (champion){% endif %}</td><td>{{ r.generator }}</td>
 <td><code>{{ r.sha }}</code></td><td class="num">{{ r.size }}</td><td class="num">{{ r.latency }}</td><td class="num">{{ r.ci }}</td>
-<td class="num">{{ r.throughput }}</td><td class="num">{{ r.rss }}</td><td class="num">{{ r.accuracy }}</td>
+<td class="num">{{ r.throughput }}</td><td class="num">{{ r.rss }}</td><td class="num">{{ r.energy }}</td><td class="num">{{ r.accuracy }}</td>
 <td class="{{ 'ok' if r.fits else 'bad' }}">{{ r.fits_text }}</td><td>{{ r.pareto }}</td>
 <td class="breaches">{% for b in r.breaches %}{{ b }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td></tr>
 {% endfor %}</table></div>
