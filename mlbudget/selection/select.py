@@ -250,14 +250,11 @@ def _sort_key(verdict: CandidateVerdict, budget: Budget) -> tuple[float, str]:
 def _pareto_point(report: BenchmarkReport, budget: Budget) -> tuple[float, float, float, float]:
     level = report.level(budget.limits.latency.concurrency)
     p95 = level.p95_ms if level else float("inf")
-    quality = report.accuracy if report.accuracy is not None else (0.0 if _maximised("accuracy", budget) else 1e300)
-    return (p95, report.size_mb, report.peak_rss_mb, -quality if _maximised("accuracy", budget) else quality)
+    return (p95, report.size_mb, report.peak_rss_mb, -(report.accuracy or 0.0))
 
 
 def _maximised(objective: str, budget: Budget) -> bool:
-    """Throughput and accuracy are maximised, except a lower-is-better quality metric (rmse, log_loss ...)."""
-    if objective == "accuracy" and budget.limits.accuracy is not None:
-        return budget.limits.accuracy.higher_is_better
+    """Throughput and accuracy are maximised."""
     return objective in MAXIMISED
 
 
@@ -275,8 +272,8 @@ def _mark_pareto(fitting, reports, budget, verdicts) -> None:
 def _figures(report: BenchmarkReport, budget: Budget) -> str:
     c = budget.limits.latency.concurrency
     level = report.level(c)
-    parts = [f"p95 {level.p95_ms:.2f} ms at concurrency {c}"] if level else []
-    parts.append(f"size {report.size_mb:.2f} MB")
+    parts = [f"p95 {significant(level.p95_ms)} ms at concurrency {c}"] if level else []
+    parts.append(f"size {significant(report.size_mb)} MB")
     if report.accuracy is not None:
         parts.append(f"{report.accuracy_metric or 'accuracy'} {report.accuracy:.3f}")
     return ", ".join(parts)

@@ -166,9 +166,10 @@ def test_deciding_levels_follow_the_budget():
     assert deciding_levels(budget()) == [4]  # latency at 4, throughput floor at the top level 4
 
 
+@pytest.mark.slow  # 8 worker processes
 def test_interleaved_rounds_in_fresh_processes_and_unstable_runs_measured_again(tiny_onnx):
-    # max_windows=1 with 3 agreeing windows required: every run is unstable, so each round is measured twice.
-    settings = BenchmarkSettings(warmup_calls=5, warmup_seconds=0.0, window_seconds=0.02, min_samples=5, max_windows=1)
+    # max_windows=2 with 3 agreeing windows required: every run is unstable, so each round is measured twice.
+    settings = BenchmarkSettings(warmup_calls=5, warmup_seconds=0.0, window_seconds=0.3, min_samples=5, max_windows=2)
     seen: list[str] = []
     items = [BenchmarkItem(name=n, model_path=str(tiny_onnx)) for n in ("A", "B")]
     runs = measure_interleaved(
@@ -198,9 +199,10 @@ def test_interleaved_rounds_in_fresh_processes_and_unstable_runs_measured_again(
     assert len(pids) == 4  # every run in its own process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("deciding", [[], [2]])
 def test_levels_that_do_not_decide_do_not_make_a_run_unstable(tiny_onnx, deciding):
-    settings = BenchmarkSettings(warmup_calls=5, warmup_seconds=0.0, window_seconds=0.02, min_samples=5, max_windows=1)
+    settings = BenchmarkSettings(warmup_calls=5, warmup_seconds=0.0, window_seconds=0.3, min_samples=5, max_windows=2)
     runs = measure_interleaved(
         [BenchmarkItem(name="A", model_path=str(tiny_onnx))],
         HardwareProfile(),
@@ -209,5 +211,5 @@ def test_levels_that_do_not_decide_do_not_make_a_run_unstable(tiny_onnx, decidin
         repetitions=1,
         deciding=deciding,
     )
-    # Level 1 is unstable (one window); it only counts when it decides. Level 2 was not measured: unstable.
+    # Level 1 is unstable (two windows); it only counts when it decides. Level 2 was not measured: unstable.
     assert runs["A"][0].stable is (deciding == [])
