@@ -17,14 +17,16 @@ budget's threshold). At 1,000 rows the noise decides, at 1M rows the effect.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 
 from mlbudget.detection.drift.profile import CategoricalColumnProfile, NumericColumnProfile, profile_like
 from mlbudget.errors import ConfigError
 from mlbudget.plugin import Plugin
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ColumnKind = Literal["numeric", "categorical"]
 ColumnProfile = NumericColumnProfile | CategoricalColumnProfile

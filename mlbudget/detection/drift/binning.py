@@ -45,7 +45,8 @@ class Layout:
 
 def numeric_layout(ordered: np.ndarray) -> Layout:
     """The bin layout for sorted, non-null reference values (all of them or a uniform sample)."""
-    values, counts = np.unique(ordered, return_counts=True)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    values, counts = ordered[starts], np.diff(starts, append=len(ordered))  # np.unique without a second sort
     if len(values) <= DISCRETE_MAX_VALUES:
         return Layout(
             binning="values",
@@ -68,7 +69,9 @@ def numeric_layout(ordered: np.ndarray) -> Layout:
         reason = f"{len(values)}+ distinct values, none with >= {HEAVY_SHARE:.0%} of the rows: quantile bins"
     edges = _drop_empty_bins(np.unique(edges), ordered)
     grid = np.unique(lower_quantiles(ordered, np.linspace(0.0, 1.0, GRID_QUANTILES + 1)))
-    return Layout("quantiles", reason, heavy.tolist(), edges, _with_floor(grid))
+    # The bin edges are grid points too: bin counts then add up from grid counts.
+    grid = np.union1d(_with_floor(grid), edges)
+    return Layout("quantiles", reason, heavy.tolist(), edges, grid)
 
 
 def _with_floor(grid: np.ndarray) -> np.ndarray:
@@ -115,18 +118,20 @@ class BinIndexer:
         slack = width * 1e-3 + abs(lo) * 1e-12
         low = np.searchsorted(self.edges, starts - slack, side="left")
         high = np.searchsorted(self.edges, starts + width + slack, side="left")
-        self.table = np.where(low == high, low, -1).astype(np.int32)
+        table = np.where(low == high, low, -1).astype(np.int32)
+        self.table = np.concatenate([[-1], table, [-1, -1]]).astype(np.int32)
         self.lo, self.scale, self.buckets = lo, 1.0 / width, buckets
 
     def index(self, values: np.ndarray) -> np.ndarray:
         """Bin index of every value (0 .. len(edges))."""
         if self.table is None:
             return np.searchsorted(self.edges, values, side="left")
-        position = (values - self.lo) * self.scale
-        np.clip(position, -1, self.buckets, out=position)
-        bucket = position.astype(np.int32)
-        inside = (bucket >= 0) & (bucket < self.buckets)
-        index = np.where(inside, self.table[np.where(inside, bucket, 0)], -1)
+        # Bucket + 1, clipped to the two sentinel slots (-1: look up) at both ends of the table.
+        position = values - self.lo
+        position *= self.scale
+        position += 1.0
+        np.clip(position, 0.0, self.buckets + 1, out=position)
+        index = self.table.take(position.astype(np.int32))
         unresolved = np.flatnonzero(index < 0)
         if unresolved.size:
             index[unresolved] = np.searchsorted(self.edges, values[unresolved], side="left")

@@ -21,14 +21,16 @@ several workers), and merge them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget.detection.drift.binning import GRID_QUANTILES, PSI_QUANTILES, lower_quantiles  # noqa: F401
 from mlbudget.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROFILE_BINS = 10
 """Kept for compatibility: the deciles among ``PSI_QUANTILES``."""
@@ -234,16 +236,22 @@ def profile_reference(frame: pd.DataFrame, numeric: list[str], categorical: list
 
 def profile_numeric(series: pd.Series, name: str = "column") -> NumericColumnProfile:
     """Profile one numeric column."""
+    import pandas as pd
+
     return build_profile(pd.DataFrame({name: series}), [name], []).columns[name]
 
 
 def profile_categorical(series: pd.Series, name: str = "column") -> CategoricalColumnProfile:
     """Profile one categorical column (categories as strings, by descending count)."""
+    import pandas as pd
+
     return build_profile(pd.DataFrame({name: series}), [], [name]).columns[name]
 
 
 def profile_like(reference, values, name: str = "column"):
     """Profile raw current values of one column with ``reference``'s bins."""
+    import pandas as pd
+
     if not isinstance(values, pd.Series):
         values = pd.Series(values)
     frame = pd.DataFrame({name: values.reset_index(drop=True)})
@@ -257,6 +265,8 @@ def numeric_values(series: pd.Series | np.ndarray, name: str = "column", side: s
     Raises:
         InputError: the column is not numeric or holds no non-null value.
     """
+    import pandas as pd
+
     try:
         values = np.asarray(pd.to_numeric(pd.Series(series), errors="raise"), dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -275,6 +285,8 @@ def bin_counts(values: np.ndarray, edges: list[float] | np.ndarray) -> np.ndarra
 
 def shared_category_counts(reference: pd.Series, current: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Counts of both samples over the union of their categories (exact mode); nulls dropped."""
+    import pandas as pd
+
     ref = reference.dropna().astype("string")
     cur = current.dropna().astype("string")
     codes, _ = pd.factorize(pd.concat([ref, cur], ignore_index=True))

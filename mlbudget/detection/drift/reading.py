@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mlbudget.errors import InputError
 
-BATCH_ROWS = 262_144
+if TYPE_CHECKING:
+    import pandas as pd
+
+BATCH_ROWS = 65_536
 """Rows per record batch: bounds the memory of a pass, whatever the file's size."""
 
 
@@ -39,7 +42,7 @@ class TableSource:
         self.frame: pd.DataFrame | None = None
         self.path: Path | None = None
         self._table = None
-        if isinstance(data, pd.DataFrame):
+        if is_frame(data):
             self.frame = data
             return
         self.path = Path(data)
@@ -83,6 +86,8 @@ class TableSource:
     def kinds(self, names: list[str]) -> tuple[list[str], list[str]]:
         """Split ``names`` into numeric and categorical (bool is categorical; datetimes skipped)."""
         if self.frame is not None:
+            import pandas as pd
+
             numeric, categorical = [], []
             for name in names:
                 dtype = self.frame[name].dtype
@@ -148,6 +153,11 @@ class TableSource:
             yield batch
 
 
+def is_frame(data) -> bool:
+    """Whether ``data`` is a pandas data frame (without importing pandas for file inputs)."""
+    return type(data).__module__.startswith("pandas") and hasattr(data, "iloc") and hasattr(data, "columns")
+
+
 def _is_string(kind) -> bool:
     import pyarrow as pa
 
@@ -194,6 +204,8 @@ def frame_numbers(series: pd.Series, name: str) -> np.ndarray:
     Raises:
         InputError: the column is not numeric.
     """
+    import pandas as pd
+
     try:
         return np.asarray(pd.to_numeric(series, errors="raise"), dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -202,6 +214,8 @@ def frame_numbers(series: pd.Series, name: str) -> np.ndarray:
 
 def frame_codes(series: pd.Series) -> Codes:
     """A pandas column as codes into its categories (as strings)."""
+    import pandas as pd
+
     if isinstance(series.dtype, pd.CategoricalDtype):
         return Codes(series.cat.codes.to_numpy().astype(np.int64), [str(c) for c in series.cat.categories])
     codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlbudget.budget.model import DriftSettings, FeatureDriftOverride
 from mlbudget.detection.drift.base import DriftDetector
@@ -14,6 +13,9 @@ from mlbudget.detection.drift.reading import TableSource
 from mlbudget.detection.findings import DriftReport, DriftRow
 from mlbudget.errors import ConfigError, InputError
 from mlbudget.sources.window import LABEL, PREDICTION, STAGE_SUFFIX, STATUS, TIMESTAMP
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NON_FEATURE_COLUMNS = frozenset({TIMESTAMP, STATUS, PREDICTION, LABEL, "request_id"})
 """Request-log columns that are not model features (``*_ms`` latency columns neither)."""
@@ -197,6 +199,8 @@ def detect_drift(
 
 
 def _raw_frames(reference: TableSource, current: TableSource) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import pandas as pd
+
     def frame(source: TableSource) -> pd.DataFrame:
         if source.frame is not None:
             return source.frame
