@@ -78,6 +78,9 @@ def rollback_command(
     budget: Path = BUDGET_OPTION,
     reason: str = typer.Option(..., "--reason", help="Why (recorded in the ledger; at most 4000 characters)."),
     to: str | None = typer.Option(None, "--to", help="Version to make champion (default: previous-champion)."),
+    last_compliant: bool = typer.Option(
+        False, "--last-compliant", help="To the most recent earlier champion that was compliant in production."
+    ),
     workdir: Path = WORKDIR_OPTION,
     tracking_uri: str | None = TRACKING_OPTION,
     json_output: bool = JSON_OPTION,
@@ -88,13 +91,19 @@ def rollback_command(
     completed by running the same command again.
     """
     from mlbudget.budget.canonical import budget_hash
+    from mlbudget.errors import InputError
     from mlbudget.registry.ledger import check_reason
 
     with handle_errors():
         check_reason(reason)
         spec, registry = _registry(budget, workdir, tracking_uri)
-        budget_fields = {"budget_name": spec.name, "budget_version": spec.version}
-        version = registry.rollback(spec.name, reason, to=to, budget_sha256=budget_hash(spec), **budget_fields)
+        budget_fields = {"budget_name": spec.name, "budget_version": spec.version, "budget_sha256": budget_hash(spec)}
+        if last_compliant and to is not None:
+            raise InputError("--to and --last-compliant: give one of them")
+        if last_compliant:
+            version = registry.rollback_to_last_compliant(spec.name, reason, **budget_fields)
+        else:
+            version = registry.rollback(spec.name, reason, to=to, **budget_fields)
         after = registry.ledger(spec.name)
     previous = after[-1]["previous"] if after else None
     if json_output:

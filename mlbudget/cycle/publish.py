@@ -40,7 +40,9 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
             registry.set_challenger(cycle.budget.name, version)  # a person decides: mlbudget.cycle.approval
             status = "awaiting_approval"
         elif cycle.budget.promotion.auto_promote:
-            registry.promote(cycle.budget.name, version, reason)
+            # The ledger entry says which budget document decided and which Airflow run acted.
+            ledger = {"budget_sha256": cycle.state.budget_sha256, "run_id": cycle.ctx.airflow_run_id}
+            registry.promote(cycle.budget.name, version, reason[:4000], **ledger)
             status = "promoted"
         else:
             registry.set_challenger(cycle.budget.name, version)

@@ -26,7 +26,7 @@ from typing import Any
 from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
 from mlbudget.candidates.base import Candidate
-from mlbudget.registry import connection, moves, runs
+from mlbudget.registry import compliance, connection, moves, runs
 from mlbudget.registry import tags as T
 from mlbudget.registry.bundle_io import download_bundle
 from mlbudget.registry.connection import RegistryStateError
@@ -130,6 +130,8 @@ class MlflowRegistry:
             run_tags = {**(tags or {}), **T.budget_tags(budget, budget_sha256)}
             run_id = runs.open_cycle_run(client, exp, cycle_key, run_tags)
             runs.log_budget(client, run_id, budget, budget_path, budget_sha256)
+            if self._versions().exists(budget.name):  # the ledger lives on the registered model
+                compliance.record_budget_change(self._versions(), budget.name, budget, budget_sha256)
             return run_id
 
     def end_cycle(self, run_id: str, status: str = "FINISHED") -> None:
@@ -343,6 +345,29 @@ class MlflowRegistry:
             return moves.rollback(
                 self._versions(), model_name, reason, to=to, budget_sha256=budget_sha256, at=at, **fields
             )
+
+    def record_production_verdict(
+        self, model_name: str, version: str, compliant: bool, evidence: dict[str, Any], at: datetime
+    ) -> None:
+        """Stamp ``version`` with its production verdict (``mlbudget.production.compliant``) and the evidence."""
+        with self._doing(f"recording the production verdict of {model_name} version {version}"):
+            compliance.record_production_verdict(self._versions(), model_name, version, compliant, evidence, at)
+
+    def last_compliant_version(self, model_name: str) -> str | None:
+        """The most recent earlier champion whose production verdict was compliant (None if none)."""
+        with self._doing(f"looking for the last compliant version of {model_name}"):
+            return compliance.last_compliant_version(self._versions(), model_name)
+
+    def rollback_to_last_compliant(
+        self, model_name: str, reason: str, evidence: dict[str, Any] | None = None, **fields: Any
+    ) -> str:
+        """Move ``champion`` to the last compliant version, the evidence in the ledger; returns it.
+
+        Raises:
+            RegistryStateError: no earlier champion was compliant in production.
+        """
+        with self._doing(f"rolling {model_name} back to its last compliant version"):
+            return compliance.rollback_to_last_compliant(self._versions(), model_name, reason, evidence, **fields)
 
     def ledger(self, model_name: str) -> list[dict[str, Any]]:
         """Valid ledger entries of ``model_name``, oldest first (empty for an unknown model)."""
