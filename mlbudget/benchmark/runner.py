@@ -233,9 +233,20 @@ def _read_result(model_path: str, rc: int, res_path: Path, tail: list[str]) -> B
             cls = MlbudgetError
         raise cls(payload["error"]["message"])
     if rc != 0 or not payload:
-        stderr = "\n".join(tail[-20:]) or "(no output)"
-        raise MlbudgetError(f"benchmark worker for {model_path} failed (exit {rc}):\n{stderr}")
+        raise MlbudgetError(worker_failure(model_path, rc, tail))
     return BenchmarkReport.model_validate(payload["report"])
+
+
+def worker_failure(model_path: str, rc: int, tail: list[str]) -> str:
+    """One line for a crashed worker: how it ended and the last line it wrote (a traceback's exception line)."""
+    import signal
+
+    last = next((line.strip() for line in reversed(tail) if line.strip()), "(no output)")
+    try:
+        how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exit {rc}"
+    except ValueError:
+        how = f"exit {rc}"
+    return f"benchmark worker for {model_path} failed ({how}): {last[:300]}"
 
 
 def merge_reports(reports: Sequence[BenchmarkReport]) -> BenchmarkReport:
