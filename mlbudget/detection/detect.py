@@ -72,7 +72,11 @@ def detect(
 
 
 def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Finding]:
-    """A ``warn`` per drifted feature and one dataset finding (violation when dataset drift)."""
+    """A ``warn`` per drifted or borderline feature and one dataset finding (violation when dataset drift).
+
+    Borderline features (within the band around their threshold) are warnings only: they never
+    count towards the dataset verdict.
+    """
     findings = [
         Finding(
             kind="drift",
@@ -80,11 +84,13 @@ def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Findin
             metric=f"{row.method}:{row.feature}",
             actual=row.statistic,
             limit=row.threshold,
-            message=f"{row.feature}: {row.method} {row.statistic:.3f} > {row.threshold:.3f}",
-            details={"p_value": row.p_value, "feature_kind": row.kind},
+            message=f"{row.feature}: {row.method} {row.statistic:.3f} > {row.threshold:.3f}"
+            if row.drifted
+            else f"{row.feature}: {row.method} {row.statistic:.3f} borderline (threshold {row.threshold:.3f})",
+            details={"p_value": row.p_value, "feature_kind": row.kind, "status": row.status, "noise": row.noise},
         )
         for row in report.rows
-        if row.drifted
+        if row.status in ("drifted", "borderline")
     ]
     drifted = [row.feature for row in report.rows if row.drifted]
     status = "violation" if report.dataset_drift else "ok"

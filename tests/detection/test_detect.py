@@ -63,3 +63,29 @@ def test_quiet_window_with_a_profile(reference):
     assert statuses[("drift", "drifted_share")] == "ok"
     assert statuses[("prediction_drift", "psi:prediction")] == "ok"
     assert statuses[("latency_creep", "p95_increase")] in {"ok", "info"}
+
+
+def test_borderline_feature_is_a_warning_that_never_makes_dataset_drift():
+    from mlbudget.detection.detect import drift_findings
+    from mlbudget.detection.findings import DriftReport, DriftRow
+
+    def row(feature: str, statistic: float, status: str) -> DriftRow:
+        return DriftRow(
+            feature=feature,
+            kind="numeric",
+            method="psi",
+            statistic=statistic,
+            threshold=0.02,
+            noise=0.001,
+            min_effect=0.02,
+            status=status,
+            drifted=status == "drifted",
+        )
+
+    rows = [row("a", 0.05, "drifted"), row("b", 0.021, "borderline"), row("c", 0.001, "ok")]
+    report = DriftReport(rows=rows, drifted_share=1 / 3, dataset_drift=False, reference_rows=10, current_rows=10)
+    findings = drift_findings(report, 0.5)
+    warnings = {f.metric: f.message for f in findings if f.status == "warn"}
+    assert warnings == {"psi:a": "a: psi 0.050 > 0.020", "psi:b": "b: psi 0.021 borderline (threshold 0.020)"}
+    dataset = [f for f in findings if f.metric == "drifted_share"]
+    assert dataset[0].status == "ok" and dataset[0].details == {"drifted": ["a"]}
