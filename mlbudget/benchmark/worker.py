@@ -118,6 +118,16 @@ def holdout_accuracy(runtime: Runtime, holdout_path: str, features_path: str, me
     if contract.label not in frame.columns:
         raise InputError(f"{holdout_path}: label column {contract.label!r} missing")
     frame = frame[frame[contract.label].notna()]
+    if frame.empty:  # a metric over no rows would read as 0.0
+        raise InputError(f"{holdout_path}: label column {contract.label!r} has no labelled rows")
+    if contract.task == "classification" and contract.classes:
+        known = {str(c) for c in contract.classes}
+        strays = [v for v in _as_text(frame[contract.label].to_numpy()) if v not in known]
+        if strays:  # e.g. strings against integer classes: every row would count as wrong
+            raise InputError(
+                f"{holdout_path}: {len(strays)} labels are not classes of the model (e.g. {strays[0]!r}; "
+                f"expected {', '.join(sorted(known))})"
+            )
     first = runtime.inputs[0].shape[0] if runtime.inputs and runtime.inputs[0].shape else None
     fixed = first if isinstance(first, int) and first > 0 else None
     names = getattr(runtime, "output_names", None) or [o.name for o in contract.signature.outputs]
