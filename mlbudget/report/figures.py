@@ -546,7 +546,11 @@ def trend_figure(trend: Any, current_run: str | None = None) -> go.Figure | None
                     row=row,
                     col=1,
                 )
-        if key != "quality":  # a quality near 0.85 drawn from 0 would look flat
+        if key == "p95_ms":  # a loaded benchmark host's p95 can be 30x production's: then a log axis
+            shown = [v for p in points for k in (metric, limit, "champion.p95_ms") if (v := p.metrics.get(k))]
+            kind, rng = axis_span(shown)
+            fig.update_yaxes(type=kind, range=rng, row=row, col=1)
+        elif key != "quality":  # a quality near 0.85 drawn from 0 would look flat
             fig.update_yaxes(rangemode="tozero", row=row, col=1)
     for annotation in fig.layout.annotations:  # panel titles to the right, clear of the title and most event labels
         annotation.update(x=1.0, xanchor="right", font={"size": 12})

@@ -233,7 +233,28 @@ def render_html(
         hardware=next((r.hardware for r in reports.values()), None),
         extra_json=json.dumps(extra, indent=2, sort_keys=True, default=str) if extra else "",
         fmt=_fmt,
+        metric_label=metric_label,
     )
+
+
+METRIC_LABELS = {
+    "window.p50_ms": "production p50 (ms)",
+    "window.p95_ms": "production p95 (ms)",
+    "window.p99_ms": "production p99 (ms)",
+    "window.error_rate": "production error rate",
+    "window.peak_rss_mb": "production peak memory (MB)",
+    "window.quality": "production quality",
+    "window.drifted_share": "drifted share of features",
+    "champion.p95_ms": "champion's benchmark p95 (ms)",
+    "winner.p95_ms": "winner's benchmark p95 (ms)",
+}
+"""How the trend metrics read in "Since the last cycle" (``limit.X`` reads "limit of" X's label)."""
+
+
+def metric_label(name: str) -> str:
+    if name.startswith("limit."):
+        return "limit: " + METRIC_LABELS.get("window." + name[len("limit.") :], name)
+    return METRIC_LABELS.get(name, name)
 
 
 def _fmt(value: Any) -> str:

@@ -122,7 +122,7 @@ budget {{ since.before.budget_version }}).</p>
 {% endif %}
 {% if since.metrics %}
 <table><tr><th>metric</th><th>before</th><th>now</th></tr>
-{% for m in since.metrics %}<tr><td><code>{{ m.name }}</code></td><td class="num">{{ fmt(m.before) }}</td>
+{% for m in since.metrics %}<tr><td title="{{ m.name }}">{{ metric_label(m.name) }}</td><td class="num">{{ fmt(m.before) }}</td>
 <td class="num">{{ fmt(m.after) }}</td></tr>{% endfor %}
 </table>
 {% endif %}

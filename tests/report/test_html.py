@@ -116,6 +116,8 @@ def test_since_and_trend_sections(tmp_path):
     assert len(data["trend"]["points"]) == 6
     html = Path(paths["html"]).read_text(encoding="utf-8")
     assert "Compared with cycle <code>key-0.1</code>" in html
+    assert '<td title="window.p95_ms">production p95 (ms)</td>' in html
+    assert '<td title="limit.p95_ms">limit: production p95 (ms)</td>' in html
     figs = _figures(html)
     assert "trend" in figs
     panels = [a["text"] for a in figs["trend"]["layout"]["annotations"] if "v" not in a["text"][:3]]
