@@ -172,6 +172,7 @@ def test_ledger_and_rollback_through_the_cli(first, budget_path, workdir):
     ledger = json.loads(runner.invoke(app, ["ledger", *common]).stdout)
     assert [(e["action"], e["version"], e["previous"]) for e in ledger["entries"]] == [
         ("promote", "1", None),
+        ("adopt", "1", None),  # `mlbudget demo` adopts its MLP through the public adopt path
         ("promote", "2", "1"),
     ]
     back = runner.invoke(app, ["rollback", *common, "--reason", "p95 regression seen by on-call"])
