@@ -200,3 +200,41 @@ def test_run_with_an_unknown_action_is_refused_before_any_mlflow_run(tmp_path):
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().startswith("error: unknown candidate generator 'frobnicate'; known: distill, ")
     assert not (workdir / "mlflow.db").exists()  # no run opened, none left RUNNING
+
+
+def _drift(reference, current):
+    return CliRunner().invoke(app, ["drift", "--reference", str(reference), "--current", str(current)])
+
+
+def test_drift_inputs_with_duplicate_columns_or_cut_rows_are_bad_input(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = tmp_path / "good.csv"
+    good.write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(30)))
+    duplicate_csv = tmp_path / "dup.csv"
+    duplicate_csv.write_text("a,a,b\n1,2,3\n4,5,6\n")
+    duplicate_parquet = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["a", "a"]), duplicate_parquet)
+    cut = tmp_path / "cut.csv"
+    cut.write_text("a,b\n1,2\n3,4\n5")  # the last row cut in half
+    for reference, current, message in (
+        (duplicate_csv, good, "dup.csv: duplicate column 'a' (expected unique column names)"),
+        (good, duplicate_parquet, "dup.parquet: duplicate column 'a' (expected unique column names)"),
+        (good, cut, "cut.csv: not a readable csv table (ArrowInvalid: CSV parse error: Expected 2 columns, got 1"),
+    ):
+        result = _drift(reference, current)
+        assert result.exit_code == 2, result.output
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+
+
+def test_a_datetime_column_against_a_numeric_reference_is_bad_input_not_drift(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    pd.DataFrame({"t": np.arange(100.0), "x": np.arange(100.0)}).to_parquet(tmp_path / "ref.parquet")
+    current = pd.DataFrame({"t": pd.date_range("2026-01-01", periods=100, freq="h"), "x": np.arange(100.0)})
+    current.to_parquet(tmp_path / "cur.parquet")
+    result = _drift(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: column 't': expected numbers, got timestamp[us]"

@@ -72,6 +72,10 @@ class TableSource:
             raise InputError(
                 f"{self.path}: not a readable {self.suffix[1:]} table ({type(exc).__name__}: {exc})"
             ) from exc
+        names = list(self._schema.names)
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:  # which of the two is "the" column? refuse rather than pick one
+            raise InputError(f"{self.path}: duplicate column {duplicated[0]!r} (expected unique column names)")
 
     @property
     def rows(self) -> int:
