@@ -186,11 +186,14 @@ def load_reports(cycle: OpenCycle) -> dict[str, Any]:
 
 
 def finalist_names(cycle: OpenCycle) -> list[str]:
-    """Every challenger whose benchmark fits the budget, and the champion (when benchmarked).
+    """The challengers that can fit the budget, and the champion (when benchmarked).
 
-    The champion is left out when it breaks a limit that measuring again cannot
-    change (model size, accuracy): it cannot win then, and its rounds would only
-    cost time.
+    "Can fit": a candidate that breaks a limit measuring again cannot change
+    (model size, accuracy, also against the champion) is out; one that broke
+    only a latency, throughput or memory limit in its single screening run is
+    a finalist, and its limits are judged again on the median of the rounds,
+    so one run slowed by the machine does not drop it. The champion is left
+    out when it breaks a fixed limit: it cannot win then.
     """
     from mlbudget.selection.limits import check_limits
 
@@ -198,14 +201,22 @@ def finalist_names(cycle: OpenCycle) -> list[str]:
     candidates = {n: c for n, c in load_candidates(cycle).items() if n in reports}
     champion = next((c for c in candidates.values() if c.is_champion), None)
     champ_report = reports.get(champion.name) if champion else None
+    fixed = _fixed_limits_only(cycle.budget)
     challengers = [
-        n
-        for n, c in candidates.items()
-        if not c.is_champion and not check_limits(reports[n], cycle.budget, champ_report)
+        n for n, c in candidates.items() if not c.is_champion and not check_limits(reports[n], fixed, champ_report)
     ]
-    if champion is None or check_limits(champ_report, _fixed_limits_only(cycle.budget)):
+    if champion is None or check_limits(champ_report, fixed):
         return challengers
     return [champion.name, *challengers]
+
+
+def _fits(cycle: OpenCycle, name: str) -> bool:
+    """True when the candidate's screening benchmark breaks no limit of the budget."""
+    from mlbudget.selection.limits import check_limits
+
+    reports = load_reports(cycle)
+    champion = next((n for n, c in load_candidates(cycle).items() if c.is_champion), None)
+    return not check_limits(reports[name], cycle.budget, reports.get(champion) if champion else None)
 
 
 def _fixed_limits_only(budget):
@@ -218,7 +229,7 @@ def _fixed_limits_only(budget):
 
 
 def finals(cycle_dir: str) -> dict[str, Any]:
-    """Re-measure the finalists (the challengers that fit, and the champion) interleaved over several rounds.
+    """Re-measure the finalists (the challengers that can fit, and the champion) interleaved over several rounds.
 
     Each round runs every finalist once, in its own process, at the budget's
     deciding concurrency levels; an unstable run is measured again, then set
@@ -249,14 +260,14 @@ def _run_finals(cycle: OpenCycle):
     candidates = load_candidates(cycle)
     settings, rounds = finals_settings(cycle.ctx.fast)
     levels = deciding_levels(budget)
-    if not any(not candidates[n].is_champion for n in names) or len(names) == 1:
+    if not any(not candidates[n].is_champion for n in names) or (len(names) == 1 and _fits(cycle, names[0])):
         return Finals(
             objective=budget.promotion.objective,
             repetitions=0,
             min_stable=0,
             deciding_levels=levels,
             finalists=[],
-            note="fewer than two finalists (no challenger fits, or one does and the champion cannot fit), "
+            note="nothing to compare (no challenger can fit, or one fits and the champion cannot), "
             "so nothing was measured again",
         )
     items = [_finals_item(cycle, n, ModelBundle(candidates[n].bundle_dir)) for n in names]

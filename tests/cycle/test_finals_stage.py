@@ -112,3 +112,20 @@ def test_a_champion_that_can_still_fit_is_a_finalist(tmp_path):
 
     layout = _cycle(tmp_path, size_limit=1.0)  # everyone fits
     assert compete.finalist_names(open_cycle(layout.root))[0] == "champion"
+
+
+def test_a_challenger_slowed_once_in_screening_is_judged_on_its_rounds(tmp_path, monkeypatch):
+    from mlbudget.benchmark.result import BenchmarkReport
+    from mlbudget.cycle import defaults
+    from mlbudget.cycle.layout import read_model
+
+    monkeypatch.setattr(defaults, "finals_settings", lambda fast: (QUICK, 3))
+    layout = _cycle(tmp_path, size_limit=0.003)
+    # A burst of load during its one screening run: p95 999 ms against the 50 ms limit.
+    path = layout.benchmark("small@champion")
+    report = read_model(path, BenchmarkReport)
+    slowed = [lv.model_copy(update={"p95_ms": 999.0, "p99_ms": 999.0}) for lv in report.results]
+    write_json(path, report.model_copy(update={"results": slowed}))
+    assert "small@champion" in compete.finals(str(layout.root))["finalists"]
+    decision = compete.select(str(layout.root))
+    assert decision["winner"] == "small@champion", decision["rationale"]
