@@ -110,6 +110,8 @@ def test_cli_trend_and_diff_by_run_id(history, tmp_path):
     diff = runner.invoke(app, ["report", "diff", runs[0], runs[2], "--tracking-uri", history["uri"]])
     assert diff.exit_code == 0, diff.output
     assert "before: cycle cycle-0" in diff.stdout and "finding new: p95 42.0 ms vs 35.0 ms" in diff.stdout
+    default = runner.invoke(app, [*args, "--workdir", str(tmp_path / "w")])
+    assert default.exit_code == 0 and (tmp_path / "w" / "reports" / "churn-scorer" / "trend.html").is_file()
     down = runner.invoke(app, [*args[:4], "--tracking-uri", "http://127.0.0.1:9"])
     assert down.exit_code == 3 and "127.0.0.1:9" in down.stderr
 
