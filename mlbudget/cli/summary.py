@@ -41,6 +41,11 @@ def render_outcome(outcome, console: Console) -> None:
     if outcome.report.get("html"):
         console.print(f"report: {outcome.report['html']}")
     console.print(f"see it in MLflow: [bold]mlflow ui --backend-store-uri {outcome.tracking_uri}[/]", highlight=False)
+    if outcome.status == "promoted":
+        console.print(
+            f"[bold green]new champion:[/] {outcome.budget} version {outcome.champion_after} ({outcome.winner})",
+            highlight=False,
+        )
 
 
 def _fmt(value, spec: str) -> str:
