@@ -55,3 +55,13 @@ def test_latency_creep_below_baseline_reads_minus():
     assert finding.status == "ok"
     assert finding.message.startswith("p95 -1% over baseline (9.9 ms vs 10.0 ms)")
     assert "+-" not in finding.message
+
+
+def test_breach_of_a_tiny_size_limit_reads_true():
+    from mlbudget.selection.limits import check_limits
+    from tests.selection.test_select import budget, report
+
+    limits = budget().model_copy(
+        update={"limits": budget().limits.model_copy(update={"max_model_size_mb": 0.003, "accuracy": None})}
+    )
+    assert check_limits(report("x", 20.0, size=0.0048), limits) == ["size 0.005 MB > 0.003 MB"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mlbudget.benchmark.result import BenchmarkReport
 from mlbudget.budget.model import Budget
+from mlbudget.numbers import compared
 
 _EPS = 1e-12
 """Float slack so that a value exactly at its limit counts as fitting."""
@@ -31,9 +32,11 @@ def check_limits(report: BenchmarkReport, budget: Budget, champion: BenchmarkRep
     breaches += _throughput_breaches(report, budget)
     limits = budget.limits
     if limits.max_peak_rss_mb is not None and report.peak_rss_mb > limits.max_peak_rss_mb + _EPS:
-        breaches.append(f"peak RSS {report.peak_rss_mb:.1f} MB > {limits.max_peak_rss_mb:.1f} MB")
+        a, b = compared(report.peak_rss_mb, limits.max_peak_rss_mb)
+        breaches.append(f"peak RSS {a} MB > {b} MB")
     if limits.max_model_size_mb is not None and report.size_mb > limits.max_model_size_mb + _EPS:
-        breaches.append(f"size {report.size_mb:.2f} MB > {limits.max_model_size_mb:.2f} MB")
+        a, b = compared(report.size_mb, limits.max_model_size_mb, 2)
+        breaches.append(f"size {a} MB > {b} MB")
     breaches += _energy_breaches(report, budget)
     breaches += _accuracy_breaches(report, budget, champion)
     return breaches
@@ -64,7 +67,8 @@ def _latency_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
     for percentile, limit in latency.items():
         actual = getattr(level, f"{percentile}_ms")
         if actual > limit + _EPS:
-            out.append(f"{percentile} {actual:.1f} ms > {limit:.1f} ms at concurrency {latency.concurrency}")
+            a, b = compared(actual, limit)
+            out.append(f"{percentile} {a} ms > {b} ms at concurrency {latency.concurrency}")
     return out
 
 
@@ -76,7 +80,8 @@ def _throughput_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
         return [f"throughput not measured (minimum {minimum:.1f} rps)"]
     top = max(report.results, key=lambda r: r.concurrency)
     if top.throughput_rps < minimum - _EPS:
-        return [f"throughput {top.throughput_rps:.1f} rps < {minimum:.1f} rps at concurrency {top.concurrency}"]
+        a, b = compared(top.throughput_rps, minimum)
+        return [f"throughput {a} rps < {b} rps at concurrency {top.concurrency}"]
     return []
 
 
@@ -92,13 +97,14 @@ def _accuracy_breaches(report: BenchmarkReport, budget: Budget, champion: Benchm
     slack = _EPS if rule.higher_is_better else -_EPS
     if rule.breaks_bound(report.accuracy + slack):
         relation = "<" if rule.higher_is_better else ">"
-        out.append(f"{metric} {report.accuracy:.3f} {relation} {rule.bound:.3f} {bound}")
+        a, b = compared(report.accuracy, rule.bound, 3)
+        out.append(f"{metric} {a} {relation} {b} {bound}")
     if champion is not None and champion.accuracy is not None and champion.sha256 != report.sha256:
         worse = rule.worse_by(report.accuracy, champion.accuracy)
         if worse > rule.tolerance + 1e-9:
             change = "drop" if rule.higher_is_better else "rise"
             out.append(
-                f"{metric} {change} {worse:.3f} > {rule.tolerance:.3f} vs champion "
-                f"({report.accuracy:.3f} vs {champion.accuracy:.3f})"
+                f"{metric} {change} {compared(worse, rule.tolerance, 3)[0]} > {compared(worse, rule.tolerance, 3)[1]} "
+                f"vs champion ({' vs '.join(compared(report.accuracy, champion.accuracy, 3))})"
             )
     return out
