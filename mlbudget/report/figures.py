@@ -134,7 +134,9 @@ def latency_cdf(
                 hovertemplate=f"<b>{name}</b><br>p%{{y:.1f}}: %{{x:.3f}} ms<extra></extra>",
             )
         )
-    for pct, limit, warn in _limit_lines(budget):
+    lines = _limit_lines(budget)
+    rightmost = max((limit for _, limit, _ in lines), default=None)
+    for pct, limit, warn in lines:
         span.append(limit * 1.1)
         fig.add_trace(_vline(limit, 0, 100, LIMIT_COLOR, "dash"))
         fig.add_trace(_vline(warn, 0, 100, WARN_COLOR, "dot", f"warn level of {pct}: {warn:.3g} ms"))
@@ -145,7 +147,7 @@ def latency_cdf(
                 mode="markers+text",
                 marker={"symbol": "x-thin-open", "size": 14, "color": LIMIT_COLOR, "line": {"width": 2}},
                 text=[f"{pct} ≤ {limit:g} ms"],
-                textposition="middle right",
+                textposition="middle left" if limit == rightmost else "middle right",  # inside the plot
                 textfont={"color": LIMIT_COLOR, "size": 11},
                 showlegend=False,
                 hovertemplate=f"budget: {pct} ≤ {limit:g} ms (warn above {warn:.3g} ms)<extra></extra>",
