@@ -87,6 +87,7 @@ def write_bundle(
         shutil.copyfile(torch_src, out / TORCH_FILE)
     if reference is not None:
         _write_reference(reference, out / REFERENCE_FILE, max_reference_rows, lineage.get("seed") or 0)
+        _write_profile(out, spec)
     bundle = ModelBundle(out)
     record = Lineage.model_validate({**lineage, "sha256": bundle.sha256()})
     bundle.write_lineage(record)
@@ -99,6 +100,15 @@ def write_bundle(
         lineage=record,
         fp32=fp32,
     )
+
+
+def _write_profile(out: Path, spec: FeatureSpec) -> None:
+    """profile.json: the drift profile of the bundle's reference.parquet, built once so that cycles reuse it."""
+    from mlbudget.detection.drift.profile import build_profile
+    from mlbudget.models.bundle import PROFILE_FILE
+
+    numeric, categorical = [f.name for f in spec.numeric], [f.name for f in spec.categorical]
+    build_profile(out / REFERENCE_FILE, numeric, categorical).save(out / PROFILE_FILE)
 
 
 def write_child_bundle(

@@ -1,4 +1,4 @@
-"""The profile path against scipy and plain numpy when the bins come from a sample (more than 250,000 rows)."""
+"""The profile path against scipy and plain numpy when the bins come from a sample and counts from a second pass."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy.spatial.distance import jensenshannon
 
 from mlbudget.detection.drift import build_profile
 from mlbudget.detection.drift.chi_square import ChiSquareDetector, cramers_v
-from mlbudget.detection.drift.counting import LAYOUT_SAMPLE_ROWS
+from mlbudget.detection.drift.counting import IN_MEMORY_ROWS, LAYOUT_SAMPLE_ROWS
 from mlbudget.detection.drift.jensen_shannon import JensenShannonDetector
 from mlbudget.detection.drift.ks import KsDetector
 from mlbudget.detection.drift.psi import PsiDetector
@@ -26,7 +26,7 @@ def plain_psi(p: np.ndarray, q: np.ndarray) -> float:
 def test_ks_and_wasserstein_within_0002_of_scipy_psi_js_v_equal_plain_numpy(tmp_path):
     rng = np.random.default_rng(8)
     rows = 400_000
-    assert rows > LAYOUT_SAMPLE_ROWS  # bins from a sample, counts over every row
+    assert rows > max(LAYOUT_SAMPLE_ROWS, IN_MEMORY_ROWS)  # bins from a sample, a second pass counts every row
     reference = pd.DataFrame({"x": rng.normal(0, 1, rows), "y": rng.lognormal(0, 0.75, rows)})
     current = pd.DataFrame({"x": rng.normal(0.05, 1.1, 300_000), "y": rng.lognormal(0.02, 0.9, 300_000)})
     reference.to_parquet(tmp_path / "ref.parquet")

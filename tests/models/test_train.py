@@ -105,5 +105,11 @@ def test_write_bundle_layout(rows, spec, trained, tmp_path):
     assert load_checkpoint(bundle.torch_path)[0] == arch
     assert len(pd.read_parquet(bundle.reference_path)) == 1000
     assert bundle.features() == spec
+    # The drift profile of the written reference rows, built once with the bundle.
+    from mlbudget.detection.drift.profile import ReferenceProfile
+
+    profile = ReferenceProfile.load(bundle.profile_path)
+    assert profile.rows == 1000 and set(profile.numeric) == set(NUMERIC_COLUMNS)
+    assert set(profile.categorical) == set(CATEGORICAL)
     with pytest.raises(ModelFileError, match="exactly one of onnx_src or module"):
         write_bundle(tmp_path / "c", name="x", spec=spec, lineage={"generator": "initial"})

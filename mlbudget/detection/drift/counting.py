@@ -1,10 +1,10 @@
 """One pass of counting per table: columns in parallel, record batch by record batch.
 
 A reference is profiled in at most two passes: the first counts the categorical
-columns and keeps the numeric values (all of them up to ``IN_MEMORY_ROWS`` rows,
-else a uniform sample) to decide each numeric column's bins from at most
-``LAYOUT_SAMPLE_ROWS`` of them; the second, needed only above ``IN_MEMORY_ROWS``,
-counts the numeric values into those bins. A window profiled ``like`` a reference takes one pass. Memory is bounded
+columns, keeps a uniform sample of about ``LAYOUT_SAMPLE_ROWS`` rows of the
+numeric ones to decide their bins, and (up to ``IN_MEMORY_ROWS`` rows) keeps
+their record batches to count them; the second pass, needed only above that
+size, counts the numeric values into the bins. A window profiled ``like`` a reference takes one pass. Memory is bounded
 by the batch size and the sample, not by the table's rows.
 """
 
@@ -20,9 +20,9 @@ from mlbudget.detection.drift.profile import CategoricalColumnProfile, NumericCo
 from mlbudget.detection.drift.reading import Codes, TableSource
 from mlbudget.errors import InputError
 
-LAYOUT_SAMPLE_ROWS = 250_000
-"""Numeric bins are decided from all values up to this many rows, else from a uniform sample this size
-(the grid's bins then hold 0.1 % +- 0.006 % of the rows; every row is still counted)."""
+LAYOUT_SAMPLE_ROWS = 100_000
+"""Numeric bins are decided from all values up to this many rows, else from a uniform sample of about
+this size (the grid's bins then hold 0.1 % +- 0.01 % of the rows; every row is still counted)."""
 IN_MEMORY_ROWS = 250_000
 """Up to this many rows the numeric values stay in memory between deciding the bins and counting
 (one pass over the file); above, a second pass counts them (memory bounded by the batch size)."""
@@ -179,19 +179,21 @@ def _count(pool: ThreadPoolExecutor, counters: dict, batches) -> None:
 
 def _profile_new(pool: ThreadPoolExecutor, source: TableSource, numeric, categorical, batch_rows) -> dict:
     in_memory = source.rows <= IN_MEMORY_ROWS
-    rate = 1.0 if in_memory else min(1.0, LAYOUT_SAMPLE_ROWS / max(source.rows, 1))
+    rate = min(1.0, LAYOUT_SAMPLE_ROWS / max(source.rows, 1))
     rng = np.random.default_rng(SAMPLE_SEED)
     kept: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
+    samples: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
     counters: dict = {n: CategoricalCounter(n, "reference") for n in categorical}
 
     def keep(item):
         name, values = item
-        if name in kept:
-            if rate < 1.0:
-                values = values[rows]
-            kept[name].append(values[np.isfinite(values)])
-        else:
+        if name not in kept:
             counters[name].add(values)
+            return
+        if in_memory:
+            kept[name].append(values)
+        sampled = values if rows is None else values[rows]
+        samples[name].append(sampled[np.isfinite(sampled)])
 
     for batch in source.batches(numeric, categorical, batch_rows):
         size = len(batch[numeric[0]]) if numeric else 0
@@ -199,17 +201,16 @@ def _profile_new(pool: ThreadPoolExecutor, source: TableSource, numeric, categor
         list(pool.map(keep, batch.items()))
 
     def layout(name: str) -> NumericCounter:
-        values = np.concatenate(kept[name]) if kept[name] else np.empty(0)
-        kept[name] = []
-        if not len(values):
+        sample = np.concatenate(samples[name]) if samples[name] else np.empty(0)
+        samples[name] = []
+        if not len(sample) and kept[name]:
+            sample = np.concatenate([v[np.isfinite(v)] for v in kept[name]])
+        if not len(sample):
             raise InputError(f"reference column {name!r} has no non-null values")
-        sample = values
-        if len(values) > LAYOUT_SAMPLE_ROWS:
-            sample = values[np.random.default_rng(SAMPLE_SEED).random(len(values)) < LAYOUT_SAMPLE_ROWS / len(values)]
         counter = NumericCounter(name, numeric_layout(np.sort(sample)), "reference")
-        if in_memory:
+        for values in kept[name]:
             counter.add(values)
-            counter.nulls = source.rows - counter.count
+        kept[name] = []
         return counter
 
     counters |= dict(zip(numeric, pool.map(layout, numeric)))
