@@ -14,6 +14,7 @@ from mlbudget.detection.findings import DetectionReport, DriftReport, Finding
 from mlbudget.detection.metrics_checks import check_metrics
 from mlbudget.models.features import FeatureSpec
 from mlbudget.models.quality import ReferenceQuality
+from mlbudget.numbers import compared, compared_percent
 from mlbudget.sources.metrics_summary import WindowMetrics
 
 
@@ -84,7 +85,7 @@ def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Findin
             metric=f"{row.method}:{row.feature}",
             actual=row.statistic,
             limit=row.threshold,
-            message=f"{row.feature}: {row.method} {row.statistic:.3f} > {row.threshold:.3f}"
+            message=f"{row.feature}: {row.method} {' > '.join(compared(row.statistic, row.threshold, 3))}"
             if row.drifted
             else f"{row.feature}: {row.method} {row.statistic:.3f} borderline (threshold {row.threshold:.3f})",
             details={"p_value": row.p_value, "feature_kind": row.kind, "status": row.status, "noise": row.noise},
@@ -94,6 +95,7 @@ def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Findin
     ]
     drifted = [row.feature for row in report.rows if row.drifted]
     status = "violation" if report.dataset_drift else "ok"
+    share, most = compared_percent(report.drifted_share, max_drifted_share, 0)
     findings.append(
         Finding(
             kind="drift",
@@ -101,8 +103,8 @@ def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Findin
             metric="drifted_share",
             actual=report.drifted_share,
             limit=max_drifted_share,
-            message=f"{len(drifted)} of {len(report.rows)} features drifted ({report.drifted_share:.0%} "
-            f"{'>' if report.dataset_drift else '<='} {max_drifted_share:.0%}; {report.current_rows:,} rows)",
+            message=f"{len(drifted)} of {len(report.rows)} features drifted ({share} "
+            f"{'>' if report.dataset_drift else '<='} {most}; {report.current_rows:,} rows)",
             details={"drifted": drifted},
         )
     )
