@@ -145,7 +145,8 @@ class TableSource:
         import pyarrow.parquet as pq
 
         strings = [n for n in categorical if _is_string(self._schema.field(n).type)]
-        parquet = pq.ParquetFile(self.path, read_dictionary=strings)
+        # No pre-buffering: it keeps the I/O of every row group read so far (RSS grows with the file).
+        parquet = pq.ParquetFile(self.path, read_dictionary=strings, pre_buffer=False)
         yield from parquet.iter_batches(batch_size=batch_rows, columns=names, use_threads=True)
 
     def _frame_batches(self, numeric: list[str], categorical: list[str], batch_rows: int) -> Iterator[Batch]:
