@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow.sdk import dag
+
 from mlbudget_airflow.budgets import config_dir, discover
 from mlbudget_airflow.cycle_graph import DEFAULT_ARGS, build_cycle
 from mlbudget_airflow.params import on_demand_params
@@ -46,6 +47,7 @@ def mlbudget_on_demand() -> None:
         config_dir=str(CONFIG_DIR),
         default_workdir=DEFAULT_WORKDIR,
         queue_of={b.stem: b.queue for b in BUDGETS},
+        approval=any(b.approval for b in BUDGETS),  # skipped at run time for a budget without it
     )
 
 

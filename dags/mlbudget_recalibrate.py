@@ -2,8 +2,10 @@
 
 Each runs on its budget's ``schedule`` over the production window that ends at
 the run's data interval end, so clearing a run reuses its cycle and registers
-nothing twice. The budgets directory is ``$MLBUDGET_CONFIG_DIR`` or
-``configs/budgets`` beside this folder. Parsing reads only those YAML files.
+nothing twice; and, with the budget's ``triggers``, when new request-log
+partitions land or one of its Prometheus alerts fires (Airflow Assets). The
+budgets directory is ``$MLBUDGET_CONFIG_DIR`` or ``configs/budgets`` beside
+this folder. Parsing reads only those YAML files.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow.sdk import dag
+
 from mlbudget_airflow.budgets import BudgetEntry, config_dir, discover
 from mlbudget_airflow.cycle_graph import DEFAULT_ARGS, build_cycle
 from mlbudget_airflow.params import cycle_params
+from mlbudget_airflow.schedules import budget_schedule
 
 DAGS_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = config_dir(DAGS_DIR)
@@ -28,7 +32,7 @@ def recalibrate_dag(entry: BudgetEntry) -> None:
         dag_id=f"mlbudget_recalibrate__{entry.stem}",
         description=f"Keep {entry.model_name} inside budget {entry.stem}",
         doc_md=__doc__,
-        schedule=entry.schedule,
+        schedule=budget_schedule(entry),  # the cron, and the assets of the budget's `triggers`
         start_date=datetime(2025, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
@@ -42,6 +46,7 @@ def recalibrate_dag(entry: BudgetEntry) -> None:
             config_dir=str(CONFIG_DIR),
             default_workdir=DEFAULT_WORKDIR,
             queue_of={entry.stem: entry.queue},
+            approval=entry.approval,
         )
 
     recalibrate()

@@ -47,9 +47,11 @@ fi
 # `airflow standalone` starts its components as `airflow ...` from PATH.
 export PATH="$VENV/bin:$PATH"
 mkdir -p "$AIRFLOW_HOME" "$MLBUDGET_WORKDIR"
-# `standalone` migrates by itself; everything else needs the metadata database first.
-if [[ "${1:-standalone}" != "standalone" && "${1:-}" != "db" && ! -f "$AIRFLOW_HOME/airflow.db" ]]; then
+# A fresh metadata database: migrate it, and create the one-slot pool of the tasks that write to
+# the registry (docs/airflow.md, "Registry writes never interleave").
+if [[ "${1:-}" != "db" && ! -f "$AIRFLOW_HOME/airflow.db" ]]; then
   "$AIRFLOW" db migrate >/dev/null
+  "$AIRFLOW" pools set mlbudget_registry 1 "mlbudget registry writes, one at a time" >/dev/null
 fi
 
 if [[ $# -eq 0 ]]; then

@@ -18,7 +18,10 @@ From the budget's limits this writes, into ``configs/prometheus/<name>.rules.yml
 Production latency is measured at whatever load production sends, while the
 budget's latency limits hold at a stated concurrency, so these alerts are an
 early signal; the verdict that matters is mlbudget's benchmark on the budget's
-hardware. Every rule carries the budget's version and hash as labels.
+hardware. Every rule carries the budget's version and hash as labels, and the
+alerts a model change can fix (latency over its limit, latency creep) carry
+``mlbudget_trigger: cycle``: Airflow's triggerer watches Prometheus for those
+and runs the budget's cycle when one fires (``triggers.alerts`` in the budget).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ REQUESTS_METRIC = "mlbudget_requests_total"
 """Counter of requests, labelled ``status="ok"`` or ``status="error"``."""
 MODEL_LABEL = "model"
 """Label carrying the registered model name (the budget's ``name``)."""
+CYCLE_LABEL = "mlbudget_trigger"
+"""Label (value ``cycle``) on the alerts that ask for a recalibration cycle."""
 RULES_DIR = Path("configs/prometheus")
 """Where generated rule files are committed, relative to the repository root."""
 
@@ -64,6 +69,9 @@ def prometheus_rules(budget: Budget, rate_window: str = "5m", hold_for: str = "1
     creep = _creep_rule(budget)
     if creep is not None:
         rules.append(creep)
+    for rule in rules:
+        if rule["alert"].endswith(("LatencyExceeded", "LatencyCreep")):  # what a faster model can fix
+            rule["labels"][CYCLE_LABEL] = "cycle"
     return {"groups": [{"name": f"mlbudget-{budget.name}", "rules": rules}]}
 
 

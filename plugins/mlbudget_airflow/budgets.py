@@ -36,6 +36,14 @@ class BudgetEntry:
     owner: str
     """Who answers for the budget."""
     description: str
+    on_new_data: bool = False
+    """``triggers.new_data``: run when the request log gets a new partition."""
+    on_alerts: bool = False
+    """``triggers.alerts``: run when one of the budget's cycle alerts fires in Prometheus."""
+    request_log: str | None = None
+    approval: bool = False
+    """``promotion.approval: required``: a person approves each promotion (the DAG gets the approval tasks)."""
+    """Path or URL (may be a glob) of the budget's ``request_log`` rows source, if it has one."""
 
 
 def config_dir(dags_dir: str | Path) -> Path:
@@ -67,7 +75,18 @@ def load_entry(path: Path) -> BudgetEntry:
         queue=budget.hardware.queue,
         owner=budget.owner,
         description=budget.description,
+        on_new_data=budget.triggers.new_data,
+        on_alerts=budget.triggers.alerts,
+        request_log=_request_log(budget),
+        approval=budget.promotion.approval == "required",
     )
+
+
+def _request_log(budget) -> str | None:
+    rows = budget.source.rows if budget.source is not None else None
+    if rows is None or rows.name != "request_log":
+        return None
+    return rows.config().get("path")
 
 
 def discover(directory: str | Path) -> list[BudgetEntry]:

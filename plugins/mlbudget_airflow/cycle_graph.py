@@ -7,6 +7,7 @@
       >> generate_fp32[kind...] >> generate_compress[kind...] >> candidates
       >> benchmark[candidate...] (queue = the budget's hardware queue)
       >> select >> register >> report
+      >> approval_needed >> approve_promotion >> record_decision (promotion.approval: required)
 
 Each task body is one call into ``mlbudget.cycle.stages`` through
 :func:`~mlbudget_airflow.stage_calls.run_stage`; tasks pass the cycle
@@ -145,6 +146,59 @@ def report(cycle_dir: str) -> dict[str, Any]:
     return run_stage("report", cycle_dir)
 
 
+REGISTRY_POOL = "mlbudget_registry"
+"""A pool of one slot: the tasks that write to the registry (register, record_decision) of every DAG run -
+scheduled, asset-triggered or on demand, of any budget - run one at a time. Create it once:
+``airflow pools set mlbudget_registry 1 "mlbudget registry writes"`` (deploy/airflow-local.sh and the
+compose stack do)."""
+
+APPROVE, REJECT = "Approve", "Reject"
+"""The options of the approval task (answer through the UI's Required Actions or the REST API)."""
+
+
+@task.short_circuit(ignore_downstream_trigger_rules=True)
+def approval_needed(cycle_dir: str) -> dict[str, Any]:
+    """What a person must decide, when the budget asks for approval and a winner waits; else skip the approval."""
+    request = run_stage("approval_request", cycle_dir)
+    return request if request.get("required") else {}
+
+
+def approval_task():
+    """The human-in-the-loop task: Approve or Reject, with a comment that goes into the ledger.
+
+    Subject and body (the decision and the report link, Markdown) come from ``approval_needed``.
+    It waits in ``awaiting_input`` until someone answers; there is no timeout (a cycle with a
+    pending approval keeps its run open, and the next run of the same DAG waits for it).
+    """
+    from airflow.providers.standard.operators.hitl import HITLOperator
+    from airflow.sdk import Param
+
+    pulled = "ti.xcom_pull(task_ids='approval_needed')"
+    return HITLOperator(
+        task_id="approve_promotion",
+        subject="{{ " + pulled + "['subject'] }}",
+        body="{{ " + pulled + "['body'] }}",
+        options=[APPROVE, REJECT],
+        params={"comment": Param("", type="string", title="Comment", description="Why (recorded in the ledger)")},
+        # Under load the executor can report the task's exit before its move to awaiting_input lands, and
+        # the scheduler fails it; a retry asks again.
+        retries=2,
+        retry_delay=timedelta(seconds=10),
+    )
+
+
+@task
+def record_decision(cycle_dir: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """Approve moves ``champion`` to the winner, Reject keeps it; the ledger records who, why and this run."""
+    approved = list(answer.get("chosen_options") or []) == [APPROVE]
+    user = answer.get("responded_by_user") or {}
+    approver = str(user.get("name") or user.get("id") or "")
+    comment = str((answer.get("params_input") or {}).get("comment") or "")
+    result = run_stage("decide", cycle_dir, approved, approver, comment)
+    run_stage("report", cycle_dir)  # the report now shows the answer
+    return result
+
+
 @task.branch
 def route_benchmark(budget: str, queue_of: dict[str, str]) -> str:
     """Pick the benchmark task whose queue is the chosen budget's hardware queue."""
@@ -156,7 +210,9 @@ def benchmark_task_id(queue: str) -> str:
     return "benchmark__" + re.sub(r"[^A-Za-z0-9_.-]", "_", queue)
 
 
-def build_cycle(*, budget: str, config_dir: str, default_workdir: str, queue_of: dict[str, str]) -> None:
+def build_cycle(
+    *, budget: str, config_dir: str, default_workdir: str, queue_of: dict[str, str], approval: bool = False
+) -> None:
     """Wire the cycle's tasks into the DAG being defined.
 
     Args:
@@ -166,6 +222,8 @@ def build_cycle(*, budget: str, config_dir: str, default_workdir: str, queue_of:
         queue_of: budget stem to its hardware queue. With one distinct queue the
             benchmark task is routed there; with several (the on-demand DAG), one
             benchmark task per queue and a branch that picks the budget's.
+        approval: add the approval tasks (some budget of the DAG has ``promotion.approval: required``;
+            they skip themselves for a budget without it). Left out otherwise: nothing to import at parse.
     """
     prepared = prepare(budget=budget, config_dir=config_dir, default_workdir=default_workdir)
     cycle_dir = prepared["cycle_dir"]
@@ -204,4 +262,11 @@ def build_cycle(*, budget: str, config_dir: str, default_workdir: str, queue_of:
         names >> route >> benches
         selected = select.override(trigger_rule="none_failed_min_one_success")(cycle_dir)
     benches >> selected
-    selected >> register(cycle_dir) >> report(cycle_dir)
+    reported = report(cycle_dir)
+    selected >> register.override(pool=REGISTRY_POOL)(cycle_dir) >> reported
+    if not approval:
+        return
+    # promotion.approval: required: a person decides after the report is written (the body links to it).
+    ask = approval_task()
+    reported >> approval_needed(cycle_dir) >> ask
+    record_decision.override(pool=REGISTRY_POOL)(cycle_dir, ask.output)

@@ -118,7 +118,7 @@ def trigger_audit(context: Any) -> dict[str, Any]:
     window_end = _param_datetime(params.get("window_end"))
     if window_end is None:
         window_end = dag_run.data_interval_end or dag_run.logical_date or dag_run.run_after
-    reason = (params.get("reason") or "").strip()
+    reason = (params.get("reason") or "").strip() or asset_event_reason(context)
     if not reason:
         reason = f"{run_type} run {dag_run.run_id} of {dag_run.dag_id}"
     return {
@@ -127,6 +127,19 @@ def trigger_audit(context: Any) -> dict[str, Any]:
         "reason": reason,
         "window_end": window_end,
     }
+
+
+def asset_event_reason(context: Any) -> str:
+    """What the asset events behind an asset-triggered run say (the alert, the new partitions), or ""."""
+    reasons: list[str] = []
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            extra = getattr(event, "extra", None) or {}
+            if isinstance(extra.get("payload"), dict):  # an AssetWatcher's event: the trigger's payload
+                extra = extra["payload"]
+            if extra.get("reason"):
+                reasons.append(str(extra["reason"]))
+    return "; ".join(dict.fromkeys(reasons))[:1000]
 
 
 def _param_datetime(value: Any) -> datetime | None:

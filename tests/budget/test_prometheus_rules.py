@@ -65,7 +65,11 @@ def test_thresholds_and_labels():
         "model": "m",
         "budget_version": "1.0.0",
         "budget_sha256": budget_hash(load_budget_text(SMALL)),
+        "mlbudget_trigger": "cycle",  # a faster model can fix it: the budget's DAG may run on it
     }
+    assert "mlbudget_trigger" not in rules["BudgetP95LatencyNearLimit"]["labels"]  # warnings start nothing
+    assert "mlbudget_trigger" not in rules["BudgetErrorRateExceeded"]["labels"]  # no model action fixes errors
+    assert rules["BudgetP95LatencyCreep"]["labels"]["mlbudget_trigger"] == "cycle"
 
 
 def test_no_limits_no_limit_rules():

@@ -51,6 +51,9 @@ def _write_budgets(directory: Path) -> None:
     (directory / "thin-window.yaml").write_text(yaml.safe_dump(thin))
     # Another hardware queue, so the on-demand DAG routes benchmarks by budget.
     shutil.copy(ROOT / "configs" / "budgets" / "fraud-scoring.yaml", directory / "fraud-scoring.yaml")
+    # Promotions wait for a person: the DAGs get the approval tasks.
+    approval = {**demo, "name": "demo-approval", "promotion": {**demo.get("promotion", {}), "approval": "required"}}
+    (directory / "demo-approval.yaml").write_text(yaml.safe_dump(approval))
     # Invalid documents are left out, not fatal.
     (directory / "broken.yaml").write_text("name: x\nlimitz: {}\n")
 

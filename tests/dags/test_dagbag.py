@@ -82,6 +82,19 @@ def test_tasks_mirror_the_stages_in_order(dagbag, dag_id):
     # Both generate steps and the benchmarks are mapped (one task per kind / candidate).
     for task_id in ["generate_fp32", "generate_compress", *[b.task_id for b in benchmarks]]:
         assert isinstance(dag.task_dict[task_id], MappedOperator), task_id
+    # Registry writes of every run share a one-slot pool; demo's promotions need no approval.
+    assert dag.task_dict["register"].pool == "mlbudget_registry"
+    assert ("approve_promotion" in dag.task_dict) == (dag_id == "mlbudget_on_demand")  # demo-approval is a choice
+
+
+@pytest.mark.parametrize("dag_id", ["mlbudget_on_demand", "mlbudget_recalibrate__demo-approval"])
+def test_a_required_approval_is_asked_after_the_report(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert "report" in dag.task_dict["approval_needed"].upstream_task_ids
+    assert dag.task_dict["approve_promotion"].upstream_task_ids == {"approval_needed"}
+    assert dag.task_dict["approve_promotion"].options == ["Approve", "Reject"]
+    assert "approve_promotion" in dag.task_dict["record_decision"].upstream_task_ids
+    assert dag.task_dict["record_decision"].pool == "mlbudget_registry"
 
 
 def _parse_in_fresh_interpreter(env: dict[str, str], dag_file: str) -> dict:
