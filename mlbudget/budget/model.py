@@ -366,6 +366,72 @@ class Policy(StrictModel):
     """Evaluated in order; the plan is the union of the actions of every rule that fires."""
 
 
+def generator_config_problem(name: str, config: object) -> str | None:
+    """Why ``config`` is not a valid config of the candidate generator ``name`` (one line), or None.
+
+    Checked against the registered generators, plug-ins included (entry points are loaded).
+    """
+    from pydantic import ValidationError
+
+    from mlbudget.budget.loader import pydantic_problems
+    from mlbudget.candidates import CandidateGenerator  # registers the built-ins (light imports)
+
+    known = CandidateGenerator.registered()
+    if name not in known:
+        return f"unknown candidate generator {name!r} (known: {', '.join(sorted(known))})"
+    model = known[name].config_model
+    try:
+        model.model_validate(config)
+    except ValidationError as exc:
+        return f"{name}: " + "; ".join(pydantic_problems(exc, model))
+    return None
+
+
+def _generator_configs_schema(schema: dict) -> None:
+    """The JSON schema lists each built-in generator's own settings (plug-ins are checked when loaded)."""
+    from mlbudget.candidates import CandidateGenerator
+
+    props = {}
+    for name, cls in sorted(CandidateGenerator.registered().items()):
+        if cls.__module__.startswith("mlbudget."):
+            sub = cls.config_model.model_json_schema()
+            sub.pop("title", None)
+            props[name] = sub
+    schema["properties"] = props
+
+
+class CandidateSettings(StrictModel):
+    """How candidates are made: each generator's settings, by registry name.
+
+    YAML example::
+
+        candidates:
+          generators:
+            distill: {hidden: [64], epochs: 10}
+            ort_static_int8: {calibrate_method: percentile}
+    """
+
+    generators: dict[str, dict[str, object]] = Field(
+        default_factory=dict, json_schema_extra=_generator_configs_schema
+    )
+    """Generator name (a built-in or a plug-in's) -> its settings, validated against that generator's config
+    model (unknown keys are errors). Settings left out take the generator's defaults (``--fast`` runs take
+    the fast profile's, which these settings override)."""
+
+    @field_validator("generators", mode="before")
+    @classmethod
+    def _known_generator_configs(cls, generators: object) -> object:
+        if not isinstance(generators, dict):
+            return generators  # the field validator reports it
+        for name, config in generators.items():
+            if not isinstance(config, dict):
+                continue  # the field validator reports it
+            problem = generator_config_problem(str(name), config)
+            if problem is not None:
+                raise ValueError(problem)
+        return generators
+
+
 class AdapterSettings(StrictModel):
     """How production rows feed the model's ONNX inputs; overrides what ``mlbudget adopt`` chooses.
 
@@ -492,6 +558,8 @@ class Budget(StrictModel):
     """Production monitoring."""
     policy: Policy = Field(default_factory=Policy)
     """Which findings trigger which candidate kinds."""
+    candidates: CandidateSettings = Field(default_factory=CandidateSettings)
+    """How candidates are made (each generator's settings)."""
     promotion: Promotion = Field(default_factory=Promotion)
     """Promotion rules."""
     schedule: str | None = "@daily"

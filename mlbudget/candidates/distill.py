@@ -4,13 +4,14 @@ The teacher is the parent's FP32 checkpoint (torch.pt). The student learns the
 teacher's temperature-softened probabilities over reference, calibration and
 fresh rows, plus the hard labels where rows have them.
 
-YAML example (budget policy)::
+YAML example (the budget's ``candidates`` section)::
 
-    generators:
-      distill:
-        hidden: [256, 128]
-        temperature: 2.0
-        epochs: 5
+    candidates:
+      generators:
+        distill:
+          hidden: [256, 128]
+          temperature: 2.0
+          epochs: 5
 """
 
 from __future__ import annotations

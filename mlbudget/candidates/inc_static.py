@@ -9,12 +9,13 @@ exporter. That ONNX graph quantizes the FP32 weights at run time
 so the file is small and ONNX Runtime sees plain QDQ around Gemm.
 Needs ``torchao`` with torch >= 2.11 and ``py-cpuinfo``.
 
-YAML example (budget policy)::
+YAML example (the budget's ``candidates`` section)::
 
-    generators:
-      inc_static_int8:
-        tolerable_loss: null      # null: the budget's limits.accuracy.max_drop
-        max_calibration_rows: 1000
+    candidates:
+      generators:
+        inc_static_int8:
+          tolerable_loss: null      # null: the budget's limits.accuracy.max_drop
+          max_calibration_rows: 1000
 """
 
 from __future__ import annotations

@@ -4,13 +4,14 @@ Weights are stored as INT8; activations are quantized on the fly per batch
 (MatMulInteger). ONNX Runtime's dynamic path does not quantize ``Gemm``, so
 constant-weight Gemm nodes are first rewritten as MatMul + Add.
 
-YAML example (budget policy)::
+YAML example (the budget's ``candidates`` section)::
 
-    generators:
-      ort_dynamic_int8:
-        weight_type: QInt8
-        per_channel: true
-        reduce_range: null   # auto: true on CPUs without VNNI
+    candidates:
+      generators:
+        ort_dynamic_int8:
+          weight_type: QInt8
+          per_channel: true
+          reduce_range: null   # auto: true on CPUs without VNNI
 """
 
 from __future__ import annotations

@@ -5,13 +5,14 @@ fed through the model's input adapter: the demo's FeatureSpec encoding, one inpu
 per column, or 2-D matrices). QDQ around ``Gemm`` fuses into QGemm in
 ONNX Runtime, which is why the demo model is exported with Gemm nodes.
 
-YAML example (budget policy)::
+YAML example (the budget's ``candidates`` section)::
 
-    generators:
-      ort_static_int8:
-        calibrate_method: minmax     # minmax | entropy | percentile
-        per_channel: true
-        max_calibration_rows: 2000
+    candidates:
+      generators:
+        ort_static_int8:
+          calibrate_method: minmax     # minmax | entropy | percentile
+          per_channel: true
+          max_calibration_rows: 2000
 """
 
 from __future__ import annotations

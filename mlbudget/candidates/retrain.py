@@ -6,13 +6,14 @@ FP32 checkpoint (torch.pt) with the same architecture and feature encoding.
 The new bundle's reference.parquet is the new training set (a sample when
 large) and its torch.pt is its own checkpoint, so compressors can follow.
 
-YAML example (budget policy)::
+YAML example (the budget's ``candidates`` section)::
 
-    generators:
-      retrain:
-        epochs: 3
-        warm_start: true
-        fresh_weight: 3.0
+    candidates:
+      generators:
+        retrain:
+          epochs: 3
+          warm_start: true
+          fresh_weight: 3.0
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def _run_generator(cycle: OpenCycle, kind: str, parent: Candidate) -> dict[str, 
     skipped = cls.not_applicable(ModelBundle(parent.bundle_dir))
     if skipped is not None:  # e.g. INT8 on the float64 champion: it quantizes the float32 variant instead
         return {"names": [], "error": None, "skipped": skipped}
-    generator = cls(generator_config(kind, cycle.ctx.fast))
+    generator = cls(generator_config(kind, cycle.ctx.fast, cycle.budget))
     out_dir = cycle.layout.candidates / f"{kind}@{parent.name}"
     try:
         made = generator.generate(parent, generation_data(cycle), cycle.budget, out_dir)

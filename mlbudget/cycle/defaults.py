@@ -6,14 +6,19 @@ simulated window is in the demo budget (``mlbudget/demo/demo_budget.yaml``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlbudget.budget.model import Budget
 
 
-def generator_config(kind: str, fast: bool) -> dict[str, Any]:
-    """Config for a built-in generator (the generator's own defaults unless fast)."""
-    if not fast:
-        return {}
-    return FAST_GENERATOR_CONFIGS.get(kind, {})
+def generator_config(kind: str, fast: bool, budget: Budget | None = None) -> dict[str, Any]:
+    """Config for generator ``kind``: the budget's ``candidates.generators.<kind>`` settings over the fast
+    profile's (when fast); what neither sets takes the generator's own defaults."""
+    base = dict(FAST_GENERATOR_CONFIGS.get(kind, {})) if fast else {}
+    if budget is not None:
+        base.update(budget.candidates.generators.get(kind, {}))
+    return base
 
 
 FAST_GENERATOR_CONFIGS: dict[str, dict[str, Any]] = {

@@ -7,14 +7,14 @@ trigger`` and ``dag.test()`` raise ``ParamValidationError``.
 
 from __future__ import annotations
 
-from typing import get_args
-
 from airflow.sdk import Param
 
-from mlbudget.budget.model import GeneratorName
 
-CANDIDATE_KINDS: list[str] = list(get_args(GeneratorName))
-"""Candidate kinds a run may force (the built-in generators)."""
+def candidate_kinds() -> list[str]:
+    """Candidate kinds a run may force: every registered generator, plug-ins (entry points) included."""
+    from mlbudget.candidates import CandidateGenerator  # light: generator modules import heavy libraries lazily
+
+    return sorted(CandidateGenerator.registered())
 
 
 def cycle_params() -> dict[str, Param]:
@@ -23,7 +23,7 @@ def cycle_params() -> dict[str, Param]:
         "actions": Param(
             [],
             type="array",
-            items={"type": "string", "enum": CANDIDATE_KINDS},
+            items={"type": "string", "enum": candidate_kinds()},
             uniqueItems=True,
             title="Actions",
             description="Candidate kinds to make whatever the findings say; empty follows the budget's policy.",
