@@ -115,21 +115,21 @@ class BinIndexer:
         width = (hi - lo) / buckets
         starts = lo + width * np.arange(buckets)
         # Widened a little on each side: rounding in the bucket arithmetic never misplaces a value.
-        slack = width * 1e-3 + abs(lo) * 1e-12
+        slack = width * 1e-2 + abs(lo) * 1e-12
         low = np.searchsorted(self.edges, starts - slack, side="left")
         high = np.searchsorted(self.edges, starts + width + slack, side="left")
         table = np.where(low == high, low, -1).astype(np.int32)
         self.table = np.concatenate([[-1], table, [-1, -1]]).astype(np.int32)
         self.lo, self.scale, self.buckets = lo, 1.0 / width, buckets
+        self.offset = 1.0 - lo / width  # position = (value - lo) / width + 1, in two passes
 
     def index(self, values: np.ndarray) -> np.ndarray:
         """Bin index of every value (0 .. len(edges))."""
         if self.table is None:
             return np.searchsorted(self.edges, values, side="left")
         # Bucket + 1, clipped to the two sentinel slots (-1: look up) at both ends of the table.
-        position = values - self.lo
-        position *= self.scale
-        position += 1.0
+        position = np.multiply(values, self.scale)
+        position += self.offset
         np.clip(position, 0.0, self.buckets + 1, out=position)
         index = self.table.take(position.astype(np.int32))
         unresolved = np.flatnonzero(index < 0)

@@ -50,7 +50,8 @@ class NumericCounter:
 
     def add(self, values: np.ndarray) -> None:
         """Count one batch (float64; NaN and +/-inf count as null: the gate bounds their share)."""
-        valid = values[np.isfinite(values)]
+        finite = np.isfinite(values)
+        valid = values if finite.all() else values[finite]
         self.nulls += len(values) - len(valid)
         if not len(valid):
             return
