@@ -291,6 +291,10 @@ class Monitoring(StrictModel):
     """Largest share of nulls allowed in a feature column."""
     min_labelled_rows: int = Field(200, ge=1)
     """Accuracy on production rows is judged only with at least this many labels."""
+    quality_estimate: Literal["off", "report", "act"] = "report"
+    """With fewer labels than ``min_labelled_rows``, a classifier's accuracy is *estimated* without labels
+    (ATC fitted on the champion's reference rows): ``report`` shows it (info), ``act`` lets the policy act on
+    an estimated drop (violation when the whole interval lies below the floor), ``off`` skips it."""
     latency_creep: LatencyCreepRule = Field(default_factory=LatencyCreepRule)
     """Latency creep rule."""
     drift: DriftSettings = Field(default_factory=DriftSettings)

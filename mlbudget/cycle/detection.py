@@ -34,8 +34,9 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     # A regressor's values are no classes: its prediction drift is reported as not checked.
     labels = pd.read_parquet(bundle.reference_path, columns=[spec.label])[spec.label] if classifier else None
     class_share = labels.value_counts(normalize=True).to_dict() if classifier else {}
+    frame = pd.read_parquet(window.path)
     report = detect(
-        pd.read_parquet(window.path),
+        frame,
         cycle.budget,
         reference,
         spec,
@@ -51,6 +52,9 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         from mlbudget.detection.accuracy import level_unknown
 
         report.findings.append(level_unknown(rule.metric))
+    from mlbudget.detection.label_free import estimated_accuracy_findings
+
+    report.findings += estimated_accuracy_findings(bundle.root, frame, cycle.budget, _champion_level(cycle))
     return report
 
 

@@ -42,6 +42,9 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
         elif cycle.budget.promotion.auto_promote:
             # The ledger entry says which budget document decided and which Airflow run acted.
             ledger = {"budget_sha256": cycle.state.budget_sha256, "run_id": cycle.ctx.airflow_run_id}
+            estimated = estimated_findings(cycle.layout.detection)
+            if estimated:  # the promotion rests (partly) on label-free estimates: the ledger says so
+                ledger["estimated_findings"] = estimated
             registry.promote(cycle.budget.name, version, reason[:4000], **ledger)
             status = "promoted"
         else:
@@ -55,6 +58,16 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
         "previous_version": cycle.state.champion_version,
         "winner": decision.winner,
     }
+
+
+def estimated_findings(detection_path) -> list[str]:
+    """Messages of the window's violations and warnings that rest on label-free estimates (empty if none)."""
+    from mlbudget.detection.findings import DetectionReport
+
+    if not detection_path.exists():
+        return []
+    report = read_model(detection_path, DetectionReport)
+    return [f.message for f in report.findings if f.status in ("violation", "warn") and f.details.get("estimated")]
 
 
 def _log_cycle(cycle: OpenCycle, registry, decision) -> None:
