@@ -4,10 +4,19 @@ Importing this package registers the built-in generators; their modules import
 torch, onnxruntime and neural_compressor only inside methods, so this stays light.
 
 Built-ins: ``ort_dynamic_int8``, ``ort_static_int8``, ``inc_static_int8``,
-``retrain``, ``distill``, ``float32`` (the float32 variant of a float64 graph).
+``retrain``, ``distill``, ``distill_onnx`` (an MLP student of any ONNX teacher), ``float32``
+(the float32 variant of a float64 graph).
 """
 
-from mlbudget.candidates import distill, float32, inc_static, ort_dynamic, ort_static, retrain  # noqa: F401
+from mlbudget.candidates import (  # noqa: F401
+    distill,
+    distill_onnx,
+    float32,
+    inc_static,
+    ort_dynamic,
+    ort_static,
+    retrain,
+)
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 
 __all__ = ["Candidate", "CandidateGenerator", "GenerationData", "GeneratorConfig"]
