@@ -15,7 +15,10 @@ from mlbudget.cli.common import err_console, handle_errors
 
 def serve_command(
     bundle: Path | None = typer.Option(
-        None, "--bundle", help="Bundle folder to serve (model.onnx + features.json). Default: the budget's champion."
+        None,
+        "--bundle",
+        help="Bundle folder to serve (model.onnx + contract.json, or the demo's features.json). "
+        "Default: the budget's champion.",
     ),
     budget: Path | None = typer.Option(
         None,
@@ -67,9 +70,13 @@ def _build_server(served, host: str, port: int, log_dir: Path | None, flush_seco
     metrics = ServerMetrics(served.model_name, latency_buckets(served.limits_ms))
     writer = None
     if log_dir is not None:
-        categorical = [f.name for f in predictor.spec.categorical]
         writer = RequestLogWriter(
-            log_dir, predictor.columns, categorical, flush_rows=flush_rows, flush_seconds=flush_seconds
+            log_dir,
+            predictor.columns,
+            predictor.categorical,
+            prediction_dtype=predictor.prediction_dtype,
+            flush_rows=flush_rows,
+            flush_seconds=flush_seconds,
         )
     return ModelServer(PredictService(predictor, metrics, writer), host, port)
 

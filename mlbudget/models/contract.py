@@ -124,6 +124,14 @@ class ModelContract(BaseModel):
             return np.array([]), None
         return np.concatenate(labels), (np.concatenate(probs) if probs else None)
 
+    def interpret(self, outputs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predicted labels (or values) and class probabilities (None when the graph gives none) of one run.
+
+        Args:
+            outputs: the graph's outputs by name.
+        """
+        return self._interpret(outputs)
+
     def _interpret(self, outputs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
         import numpy as np
 

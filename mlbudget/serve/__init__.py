@@ -2,7 +2,8 @@
 
 Modules:
 
-- :mod:`~mlbudget.serve.predictor`: raw JSON rows -> FeatureSpec -> ONNX Runtime -> classes;
+- :mod:`~mlbudget.serve.predictor`: raw JSON rows -> the bundle's input adapter -> ONNX Runtime ->
+  classes or regression values;
 - :mod:`~mlbudget.serve.metrics`: the Prometheus metrics the budget's alert rules read;
 - :mod:`~mlbudget.serve.log_writer`: every request's rows appended to hourly Parquet part files
   in the request-log form that the ``request_log`` source reads;

@@ -4,8 +4,8 @@ One thread per connection (HTTP/1.1 keep-alive); ONNX Runtime releases the GIL
 while it runs, so concurrent requests overlap on the session's own threads (the
 budget's ``intra_op_threads``). A request's latency runs from the moment its
 handler starts to the moment the response body is ready; it is split into
-``preprocess_ms`` (JSON, frame, encoding), ``inference_ms`` (``session.run``)
-and ``postprocess_ms`` (argmax, JSON). Successful requests go into the latency
+``preprocess_ms`` (JSON, rows, the input adapter), ``inference_ms`` (``session.run``
+and reading the outputs) and ``postprocess_ms`` (JSON). Successful requests go into the latency
 histogram; every request is counted by status and logged.
 """
 
@@ -60,7 +60,8 @@ class PredictService:
             stamp: wall-clock arrival time (UTC), logged as the row timestamp.
 
         Returns:
-            (HTTP status, JSON body): 200 with predictions, 400 for bad input, 500 if the model fails.
+            (HTTP status, JSON body): 200 with predictions (classes as their own type, or regression
+            values), 400 for bad input, 500 if the model fails.
         """
         try:
             rows = self.predictor.parse(body)
@@ -69,16 +70,16 @@ class PredictService:
             return self._failed(400, str(exc), started_ns, stamp)
         encoded_ns = time.perf_counter_ns()
         try:
-            classes = self.predictor.infer(x)
+            predictions = self.predictor.infer(x)
         except Exception as exc:  # noqa: BLE001  ORT raises many kinds; the client gets a 500, the server lives
             return self._failed(
                 500, f"model {self.metrics.model} failed: {type(exc).__name__}: {exc}", started_ns, stamp
             )
         inferred_ns = time.perf_counter_ns()
-        payload = json.dumps({"predictions": classes.tolist()}).encode()
+        payload = json.dumps({"predictions": predictions.tolist()}).encode()
         done_ns = time.perf_counter_ns()
         stages = ((encoded_ns - started_ns) / 1e6, (inferred_ns - encoded_ns) / 1e6, (done_ns - inferred_ns) / 1e6)
-        self._record(True, done_ns - started_ns, stamp, stages, rows, classes)
+        self._record(True, done_ns - started_ns, stamp, stages, rows, predictions)
         return 200, payload
 
     def _failed(self, code: int, message: str, started_ns: int, stamp: datetime) -> tuple[int, bytes]:
@@ -87,11 +88,11 @@ class PredictService:
         self._record(False, elapsed, stamp, (elapsed / 1e6, 0.0, 0.0), None, None)
         return code, json.dumps({"error": message}).encode()
 
-    def _record(self, ok: bool, elapsed_ns: int, stamp: datetime, stages, rows: list | None, classes) -> None:
+    def _record(self, ok: bool, elapsed_ns: int, stamp: datetime, stages, rows: list | None, predictions) -> None:
         self.metrics.observe(ok, elapsed_ns / 1e9, [ms / 1e3 for ms in stages])
         if self.log_writer is not None:
             status = "ok" if ok else "error"
-            request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, classes)
+            request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, predictions)
             self.log_writer.append(request)
 
     def health(self) -> dict:

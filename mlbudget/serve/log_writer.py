@@ -12,9 +12,11 @@ file). Point the ``request_log`` source at the folder with a glob::
 
 Columns (see :mod:`mlbudget.sources.window`): ``timestamp`` (UTC), ``latency_ms``,
 ``status``, ``preprocess_ms``, ``inference_ms``, ``postprocess_ms``, the feature
-columns, ``prediction``, ``label`` (null: labels arrive later, elsewhere) and
-``memory_mb`` (the server's resident memory). A request that fails is one row with
-``status="error"`` and null features and prediction.
+columns (numbers as float64, categories as strings), ``prediction``, ``label`` (null:
+labels arrive later, elsewhere) and ``memory_mb`` (the server's resident memory).
+Predictions and labels have the model's type: ``Int64`` for integer classes,
+``string`` for named classes, ``float64`` for regressors. A request that fails is one
+row with ``status="error"`` and null features and prediction.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class RequestLogWriter:
         log_dir: the folder (created).
         columns: feature columns, in the order they are written.
         categorical: which of them hold strings (the rest are float64).
+        prediction_dtype: pandas dtype of ``prediction`` and ``label`` (``Int64``, ``string`` or ``float64``;
+            :attr:`Predictor.prediction_dtype <mlbudget.serve.predictor.Predictor.prediction_dtype>`).
         flush_rows: write as soon as this many rows are buffered.
         flush_seconds: write at least this often while rows are buffered.
     """
@@ -74,6 +78,7 @@ class RequestLogWriter:
         columns: Sequence[str],
         categorical: Sequence[str] = (),
         *,
+        prediction_dtype: str = "Int64",
         flush_rows: int = 5000,
         flush_seconds: float = 10.0,
     ):
@@ -84,6 +89,7 @@ class RequestLogWriter:
             raise InputError(f"{self.log_dir}: cannot create the request-log folder ({exc})") from exc
         self.columns = list(columns)
         self.categorical = set(categorical)
+        self.prediction_dtype = prediction_dtype
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.files_written: list[Path] = []
@@ -157,10 +163,11 @@ class RequestLogWriter:
         records = [row for r in batch for row in (r.rows if r.rows is not None else [{}])]
         frame = pd.DataFrame.from_records(records, columns=self.columns)
         frame = frame.astype({c: "string" if c in self.categorical else "float64" for c in self.columns})
-        predictions = [r.predictions if r.rows is not None else np.array([-1]) for r in batch]
-        merged = pd.array(np.concatenate(predictions), dtype="Int64")
-        merged[merged < 0] = pd.NA
-        frame[PREDICTION] = merged
+        predictions = [
+            np.asarray(r.predictions, dtype=object) if r.rows is not None else np.array([None], dtype=object)
+            for r in batch
+        ]
+        frame[PREDICTION] = pd.array(np.concatenate(predictions), dtype=self.prediction_dtype)
         stamps = pd.DatetimeIndex(np.repeat([r.timestamp for r in batch], counts))
         frame[TIMESTAMP] = stamps.astype("datetime64[us, UTC]")
         frame[LATENCY] = np.repeat([r.latency_ms for r in batch], counts)
@@ -168,7 +175,7 @@ class RequestLogWriter:
         stages = np.repeat([r.stages_ms for r in batch], counts, axis=0)
         for i, name in enumerate(STAGES):
             frame[name] = stages[:, i]
-        frame[LABEL] = pd.array([None] * len(frame), dtype="Int64")
+        frame[LABEL] = pd.array([None] * len(frame), dtype=self.prediction_dtype)
         frame[MEMORY_COLUMN] = np.repeat([r.memory_mb for r in batch], counts)
         return frame[[TIMESTAMP, LATENCY, STATUS, *STAGES, *self.columns, PREDICTION, LABEL, MEMORY_COLUMN]]
 

@@ -1,11 +1,23 @@
-"""Raw JSON rows in, predicted classes out: the bundle's FeatureSpec, then its ONNX graph.
+"""Raw JSON rows in, the model's predictions out: the bundle's contract and input adapter, then its ONNX graph.
 
 The request body is ``{"rows": [{feature: value, ...}, ...]}``; keys that are not
 feature columns are ignored, a feature column no row has is an error, and a value
-missing from some rows is encoded the way :meth:`FeatureSpec.transform` encodes
-nulls (the reference mean, or no category). The encoding is the spec's, computed
-from the dicts with numpy: a pandas frame per request would cost more than the
-model (tests check that both give the same tensor).
+missing from some rows is null. Numbers are strict (finite JSON numbers, no
+booleans); categorical (string) columns take strings, or numbers as their text.
+
+Any bundle serves: the contract (``contract.json``, or the one derived from the
+demo's ``features.json``) names the input adapter and what the outputs mean.
+
+- ``feature_spec`` (the demo): the encoding of :meth:`FeatureSpec.transform`,
+  computed from the dicts with numpy (a pandas frame per request would cost more
+  than the model; tests check that both give the same tensor). Nulls become the
+  reference mean, or no category;
+- any other adapter (one named input per column of any element type, 2-D
+  matrices): the rows become a typed frame (numbers float64, categories strings)
+  that the adapter feeds the graph with, exactly as the cycle scores production rows.
+
+Predictions have the model's task: class labels as their own type (integers or
+strings) for classifiers, floats for regressors.
 """
 
 from __future__ import annotations
@@ -18,8 +30,10 @@ from mlbudget.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from mlbudget.budget.model import HardwareProfile
+    from mlbudget.models.features import FeatureSpec
 
 MAX_ROWS = 10_000
 """Most rows one request may carry."""
@@ -36,7 +50,7 @@ class Predictor:
     """One model bundle ready to score rows.
 
     Args:
-        bundle_dir: folder with ``model.onnx`` and ``features.json``.
+        bundle_dir: folder with ``model.onnx`` and ``contract.json`` (or the demo's ``features.json``).
         hardware: the budget's hardware profile (provider, threads, graph optimisation);
             None uses the defaults (CPU, one intra-op and one inter-op thread).
 
@@ -54,19 +68,48 @@ class Predictor:
         bundle = ModelBundle(bundle_dir)
         bundle.check()
         self.bundle_dir = Path(bundle_dir)
-        self.spec = bundle.features()
+        self.contract = bundle.contract()
+        self.adapter = self.contract.build_adapter(bundle.root)
         self.sha256 = bundle.sha256()
         self.runtime = OrtRuntime(bundle.onnx_path, hardware)
-        self.classes = np.asarray(self.spec.classes, dtype=np.int64)
-        self._numeric_names = [f.name for f in self.spec.numeric]
-        self._means = np.array([f.mean for f in self.spec.numeric], dtype=np.float64)
-        self._stds = np.array([f.std or 1.0 for f in self.spec.numeric], dtype=np.float64)
-        self._category_index = [{c: i for i, c in enumerate(f.categories)} for f in self.spec.categorical]
+        self.spec: FeatureSpec | None = None
+        """The demo's feature spec, when the adapter is ``feature_spec`` (encoded with numpy); else None."""
+        if self.adapter.name == "feature_spec":
+            self.spec = self.adapter.spec
+            self.classes = np.asarray(self.spec.classes, dtype=np.int64)
+            numeric = self.spec.numeric
+            self._means = np.array([f.mean for f in numeric], dtype=np.float64)
+            self._stds = np.array([f.std or 1.0 for f in numeric], dtype=np.float64)
+            self._category_index = [{c: i for i, c in enumerate(f.categories)} for f in self.spec.categorical]
+        else:
+            numeric = self.contract.numeric
+        self._numeric_names = [f.name for f in numeric]
+
+    @property
+    def task(self) -> str:
+        """``classification`` or ``regression``."""
+        return self.contract.task
+
+    @property
+    def categorical(self) -> list[str]:
+        """The feature columns that hold strings (categories)."""
+        return [f.name for f in self.contract.categorical]
+
+    @property
+    def prediction_dtype(self) -> str:
+        """The pandas dtype of predictions and labels in the request log: ``float64`` for regressors,
+        ``Int64`` for integer classes, ``string`` for any other classes."""
+        if self.task == "regression":
+            return "float64"
+        classes = self.contract.classes
+        if classes and all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+            return "Int64"
+        return "string"
 
     @property
     def columns(self) -> list[str]:
         """The feature columns, numeric first."""
-        return self.spec.columns
+        return self.contract.columns
 
     def parse(self, body: bytes) -> list[dict[str, Any]]:
         """The request's rows.
@@ -83,21 +126,23 @@ class Predictor:
             raise BadRequest(f"rows lack feature columns {', '.join(missing)} (expected {', '.join(self.columns)})")
         return rows
 
-    def encode(self, rows: list[dict[str, Any]]) -> np.ndarray:
-        """The model's input tensor for ``rows``: exactly what :meth:`FeatureSpec.transform` makes of
-        ``pd.DataFrame(rows)``, built straight from the dicts (pandas costs milliseconds per request).
+    def encode(self, rows: list[dict[str, Any]]) -> np.ndarray | dict[str, np.ndarray]:
+        """The model's input for ``rows``: the demo's encoded tensor (exactly what
+        :meth:`FeatureSpec.transform` makes of ``pd.DataFrame(rows)``, built straight from the dicts),
+        or the adapter's feeds of the typed rows.
 
         Raises:
-            BadRequest: a numeric feature holds something that is not a number.
+            BadRequest: a numeric feature holds something that is not a number, or a categorical one
+                something that is neither text nor a number.
+            InputError: the adapter cannot feed the graph with these values (e.g. a null for an integer input).
         """
         import numpy as np
 
+        if self.spec is None:
+            return self.adapter.feeds(self._frame(rows))
         out = np.zeros((len(rows), self.spec.input_width), dtype=np.float32)
         names = self._numeric_names
-        block = _number_block([[row.get(name) for name in names] for row in rows], names)
-        if np.isinf(block).any():  # floats are parsed finite; a huge int can still overflow float64
-            name = names[int(np.argwhere(np.isinf(block))[0][1])]
-            raise BadRequest(f"feature {name}: out of the float64 range (expected finite numbers or null)")
+        block = self._numbers(rows)
         block = np.where(np.isnan(block), self._means, block)  # nulls: the reference mean, as transform does
         out[:, : len(names)] = (block - self._means) / self._stds
         offset = len(self.spec.numeric)
@@ -110,14 +155,56 @@ class Predictor:
             offset += len(feature.categories)
         return out
 
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Predicted classes for an encoded batch (argmax of the model's output)."""
+    def _numbers(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """Rows x numeric features as float64, nulls NaN; a BadRequest for anything else than finite numbers."""
         import numpy as np
 
+        names = self._numeric_names
+        block = _number_block([[row.get(name) for name in names] for row in rows], names)
+        if np.isinf(block).any():  # floats are parsed finite; a huge int can still overflow float64
+            name = names[int(np.argwhere(np.isinf(block))[0][1])]
+            raise BadRequest(f"feature {name}: out of the float64 range (expected finite numbers or null)")
+        return block
+
+    def _frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """The rows as the adapters take them: numeric columns float64 (null NaN), categorical ones strings."""
+        import pandas as pd
+
+        block = self._numbers(rows)
+        data: dict[str, Any] = {name: block[:, i] for i, name in enumerate(self._numeric_names)}
+        for name in self.categorical:
+            data[name] = pd.array([_text(row.get(name), name) for row in rows], dtype="string")
+        return pd.DataFrame(data, columns=self.columns)
+
+    def infer(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """Predictions for an encoded batch: classes (the demo's argmax, or the contract's label or scores
+        output) or regression values.
+
+        Raises:
+            FloatingPointError: the model gave non-finite scores or values (never answered as a prediction).
+        """
+        import numpy as np
+
+        if self.spec is None:
+            outputs = dict(zip(self.runtime.output_names, self.runtime.run(x)))
+            predictions, probabilities = self.contract.interpret(outputs)
+            values = predictions if self.task == "regression" else probabilities
+            if values is not None and not np.isfinite(values).all():
+                raise FloatingPointError("the model produced non-finite outputs")
+            return predictions
         logits = self.runtime.run({self.spec.input_name: x})[0]
         if not np.isfinite(logits).all():  # argmax of NaN logits is class 0: never answer that
             raise FloatingPointError("the model produced non-finite outputs")
         return self.classes[np.argmax(logits, axis=1)]
+
+
+def _text(value: Any, name: str) -> str | None:
+    """A categorical value: text as is, numbers as their text, null as null."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise BadRequest(f"feature {name}: {value!r} is not a category (expected text, a number or null)")
 
 
 def _no_constant(name: str) -> float:

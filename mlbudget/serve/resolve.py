@@ -41,7 +41,7 @@ def resolve_model(
     """The model to serve.
 
     Args:
-        bundle: a bundle folder (model.onnx + features.json); wins over the registry.
+        bundle: a bundle folder (model.onnx + contract.json, or the demo's features.json); wins over the registry.
         budget_path: a budget document: model name, hardware profile, and (without
             ``bundle``) the registered model whose ``champion`` is downloaded.
         model_name: the ``model`` label; default the budget's name, else the bundle folder's name.
@@ -58,7 +58,7 @@ def resolve_model(
     """
     budget = _load(budget_path)
     if bundle is None and budget is None:
-        raise ConfigError("nothing to serve: give --bundle DIR (model.onnx + features.json) or --budget FILE")
+        raise ConfigError("nothing to serve: give --bundle DIR (model.onnx + contract.json) or --budget FILE")
     version = None
     if bundle is None:
         bundle, version = _download_champion(budget, budget_path, tracking_uri, download_dir)
@@ -93,7 +93,8 @@ def _download_champion(
     if champion is None:
         raise ConfigError(
             f"MLflow at {tracking_uri} has no `champion` alias on model {budget.name} "
-            f"(expected one: run `mlbudget run --budget {budget_path}` or `mlbudget demo` first, or give --bundle DIR)"
+            f"(expected one: run `mlbudget adopt --budget {budget_path} --model FILE --reference DATA` "
+            "or `mlbudget demo` first, or give --bundle DIR)"
         )
     return Path(champion.bundle_dir), str(champion.lineage.config.get("mlflow_version"))
 

@@ -219,7 +219,8 @@ def normalise_rows(frame: pd.DataFrame, where: str, timestamp_unit: str = "s") -
 def typed_values(column: pd.Series) -> pd.Series:
     """Labels and predictions keep their type: integers (nullable), floats (regression) or strings (class names).
 
-    Numbers written as text become numbers; text that is not all numbers stays text.
+    Numbers written as text become numbers; text that is not all numbers stays text; a string column
+    with no value yet (a model server's labels, before they arrive) stays a string column.
     """
     import pandas as pd
     from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is_numeric_dtype
@@ -228,6 +229,8 @@ def typed_values(column: pd.Series) -> pd.Series:
         return column.astype("Int64") if not is_bool_dtype(column) else column.astype("boolean")
     if is_float_dtype(column):
         return column.astype("float64")
+    if column.isna().all() and pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+        return column.astype("string")  # no value to read a type from: a string column's type holds
     values = pd.to_numeric(column, errors="coerce")
     if (values.isna() & column.notna()).any():
         return column.astype("string")

@@ -33,3 +33,8 @@ def make_demo_bundle(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_bundle(tmp_path_factory) -> Path:
     return make_demo_bundle(tmp_path_factory.mktemp("serve") / "bundle")
+
+
+# Foreign models of the adoption tests (session fixtures): a skl2onnx pipeline with a string column, and a
+# GradientBoostingRegressor on a 2-D float input.
+from tests.adoption.conftest import gbr, sk_pipeline  # noqa: E402, F401

@@ -26,7 +26,7 @@ def test_serve_needs_a_bundle_or_a_budget(app):
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: nothing to serve: give --bundle DIR (model.onnx + features.json) or --budget FILE"
+        "error: nothing to serve: give --bundle DIR (model.onnx + contract.json) or --budget FILE"
     )
 
 

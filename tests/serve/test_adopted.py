@@ -1,0 +1,165 @@
+"""`mlbudget serve` on adopted bundles: rows through the contract's input adapter, predictions of the
+model's task, and a request log whose types the request_log source reads back.
+
+Three real scikit-learn models through skl2onnx, adopted with the adoption library (no MLflow):
+
+- ``sk_pipeline`` (tests/adoption/conftest.py): one named input per column (five ``double`` inputs and a
+  ``string`` one), integer classes 0/1;
+- ``named_classes`` (here): the same kind of pipeline with string classes ``benign``/``malignant``;
+- ``gbr`` (tests/adoption/conftest.py): a GradientBoostingRegressor on one 2-D ``float`` input.
+
+Expected predictions come from a plain ONNX Runtime session fed by hand, not through the adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+
+from mlbudget.adoption.adopt import build_adopted_bundle
+from mlbudget.serve.http import ModelServer, PredictService
+from mlbudget.serve.log_writer import FILE_PATTERN, RequestLogWriter
+from mlbudget.serve.metrics import ServerMetrics
+from mlbudget.serve.predictor import Predictor
+from mlbudget.sources.request_log import RequestLogSource
+from tests.adoption.conftest import SK_NUMERIC, Foreign, _breast_cancer, foreign_budget
+from tests.serve.test_server import metrics, post, rows_body
+
+MODEL = "adopted"
+ROWS = 25
+
+
+@pytest.fixture(scope="session")
+def named_classes(tmp_path_factory) -> Foreign:
+    """Breast cancer through a skl2onnx pipeline (five float64 columns and a string one) with string classes."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = _breast_cancer().sample(frac=1.0, random_state=1).reset_index(drop=True)
+    frame["diagnosis"] = np.where(frame.pop("label") == 1, "benign", "malignant")
+    train, rest = frame.iloc[:350], frame.iloc[350:].reset_index(drop=True)
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), SK_NUMERIC), ("cat", OneHotEncoder(handle_unknown="ignore"), ["size_band"])]
+    )
+    pipe = Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=500))])
+    pipe.fit(train.drop(columns="diagnosis"), train["diagnosis"])
+    types = [(c, DoubleTensorType([None, 1])) for c in SK_NUMERIC] + [("size_band", StringTensorType([None, 1]))]
+    onx = convert_sklearn(pipe, initial_types=types, target_opset={"": 17, "ai.onnx.ml": 3}, options={"zipmap": False})
+    out = tmp_path_factory.mktemp("named_classes")
+    (out / "model.onnx").write_bytes(onx.SerializeToString())
+    train.to_parquet(out / "reference.parquet", index=False)
+    return Foreign(out / "model.onnx", out / "reference.parquet", rest, "diagnosis", {"minimum": 0.8, "max_drop": 0.05})
+
+
+def adopt_bundle(foreign: Foreign, root: Path) -> Path:
+    """The bundle `mlbudget adopt` registers, written by the adoption library (contract.json, reference ...)."""
+    root.mkdir(parents=True)
+    shutil.copy(foreign.onnx, root / "model.onnx")
+    reference = pd.read_parquet(foreign.reference)
+    build_adopted_bundle(root, foreign_budget(MODEL, foreign.accuracy), reference, foreign.label, str(foreign.onnx))
+    return root
+
+
+def direct_predictions(onnx_path: Path, rows: list[dict], task: str) -> list:
+    """Plain ONNX Runtime, fed by hand from the graph's own inputs: a 2-D float input takes every feature
+    column in the rows' order; otherwise one (rows, 1) input per column of the input's type."""
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    inputs = session.get_inputs()
+    if len(inputs) == 1 and inputs[0].type == "tensor(float)" and inputs[0].shape[1] != 1:
+        feeds = {inputs[0].name: np.array([list(row.values()) for row in rows], dtype=np.float32)}
+    else:
+        dtypes = {"tensor(double)": np.float64, "tensor(float)": np.float32, "tensor(string)": object}
+        feeds = {i.name: np.array([[row[i.name]] for row in rows], dtype=dtypes[i.type]) for i in inputs}
+    first = session.run(None, feeds)[0]  # skl2onnx: the predicted label (classifiers), the value (regressors)
+    if task == "regression":
+        return [float(v) for v in np.asarray(first, dtype=np.float64).reshape(-1)]
+    return np.asarray(first).reshape(-1).tolist()
+
+
+def kind_of(column: pd.Series) -> str:
+    """The column's dtype, any string dtype (``string``, pandas 3's ``str``) named ``string``."""
+    return "string" if pd.api.types.is_string_dtype(column.dtype) else str(column.dtype)
+
+
+CASES = {
+    # fixture: (task, prediction dtype in the log, Python type of each prediction)
+    "sk_pipeline": ("classification", "Int64", int),
+    "named_classes": ("classification", "string", str),
+    "gbr": ("regression", "float64", float),
+}
+
+
+@pytest.mark.slow  # skl2onnx and scikit-learn take seconds to import on a loaded 2-core machine
+@pytest.mark.parametrize("name", list(CASES))
+def test_adopted_bundle_serves_its_task_and_logs_typed_rows(name, request, tmp_path):
+    task, dtype, kind = CASES[name]
+    foreign: Foreign = request.getfixturevalue(name)
+    bundle = adopt_bundle(foreign, tmp_path / "bundle")
+    predictor = Predictor(bundle)
+    assert predictor.spec is None and predictor.task == task and predictor.prediction_dtype == dtype
+    columns = predictor.columns
+    log_dir = tmp_path / "log"
+    writer = RequestLogWriter(log_dir, columns, predictor.categorical, prediction_dtype=dtype, flush_seconds=0.2)
+    server = ModelServer(PredictService(predictor, ServerMetrics(MODEL), writer), "127.0.0.1", 0).start()
+    rows = foreign.rows[columns].iloc[:ROWS].to_dict("records")
+    try:
+        code, answer = post(server.url + "/predict", rows_body([{**row, "unused": [1]} for row in rows]))
+        bad_code, bad = post(server.url + "/predict", rows_body([{**rows[0], columns[0]: "abc"}]))
+        counts = metrics(server.url)
+    finally:
+        server.stop()  # writes the log's last rows
+
+    assert code == 200, answer
+    predictions = answer["predictions"]
+    assert predictions == direct_predictions(foreign.onnx, rows, task)
+    assert all(type(p) is kind for p in predictions)
+    assert bad_code == 400 and bad["error"] == f"feature {columns[0]}: 'abc' is not a number (expected numbers or null)"
+    assert counts[("mlbudget_requests_total", (("model", MODEL), ("status", "error")))] == 1
+
+    now = datetime.now(UTC)
+    source = RequestLogSource({"path": str(log_dir / FILE_PATTERN)})
+    window = source.fetch(now - timedelta(hours=1), now + timedelta(minutes=1), tmp_path / "window", columns)
+    logged = pd.read_parquet(window.path)
+    assert window.rows == len(logged) == ROWS + 1 and window.labelled_rows == 0
+    assert kind_of(logged["prediction"]) == kind_of(logged["label"]) == dtype
+    ok = logged[logged["status"] == "ok"].reset_index(drop=True)
+    assert ok["prediction"].tolist() == predictions and logged["label"].isna().all()
+    assert logged.loc[logged["status"] == "error", "prediction"].isna().all()
+    for column in columns:
+        expected = "string" if column in predictor.categorical else "float64"
+        assert kind_of(logged[column]) == expected, column
+        assert ok[column].tolist() == [row[column] for row in rows], column
+    # The cycle scores window rows through the same contract: the logged rows give the logged predictions.
+    again, _ = predictor.contract.predict(
+        predictor.runtime.run, predictor.runtime.output_names, ok[columns], predictor.adapter, None
+    )
+    assert again.tolist() == predictions
+
+
+def test_a_category_that_is_not_text_is_a_400(sk_pipeline, tmp_path):
+    predictor = Predictor(adopt_bundle(sk_pipeline, tmp_path / "bundle"))
+    row = sk_pipeline.rows[predictor.columns].iloc[0].to_dict()
+    server = ModelServer(PredictService(predictor, ServerMetrics(MODEL)), "127.0.0.1", 0).start()
+    try:
+        answers = [
+            post(server.url + "/predict", rows_body([{**row, "size_band": value}])) for value in ({"a": 1}, True)
+        ]
+        numeric_text = post(server.url + "/predict", rows_body([{**row, "size_band": 3}]))
+        nan = post(server.url + "/predict", json.dumps({"rows": [row]}).replace("0.", "NaN0.", 1).encode())
+    finally:
+        server.stop()
+    assert [code for code, _ in answers] == [400, 400]
+    assert answers[0][1]["error"] == "feature size_band: {'a': 1} is not a category (expected text, a number or null)"
+    assert numeric_text[0] == 200  # an unseen category, as its text: the one-hot encoder ignores it
+    assert nan[0] == 400
