@@ -5,7 +5,8 @@ torch, onnxruntime and neural_compressor only inside methods, so this stays ligh
 
 Built-ins: ``ort_dynamic_int8``, ``ort_static_int8``, ``inc_static_int8``,
 ``retrain``, ``distill``, ``distill_onnx`` (an MLP student of any ONNX teacher), ``float32``
-(the float32 variant of a float64 graph).
+(the float32 variant of a float64 graph), ``train`` (the budget's trainer: a command, the demo MLP,
+a scikit-learn pipeline, or a plug-in; see :mod:`mlbudget.trainers`).
 """
 
 from mlbudget.candidates import (  # noqa: F401
@@ -16,6 +17,7 @@ from mlbudget.candidates import (  # noqa: F401
     ort_dynamic,
     ort_static,
     retrain,
+    train,
 )
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 

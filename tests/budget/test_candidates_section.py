@@ -111,7 +111,9 @@ def test_schema_lists_each_builtin_generators_settings():
     assert "hidden" in generators["distill"]["properties"]
 
 
-@pytest.mark.parametrize("module", ["distill", "distill_onnx", "retrain", "ort_static", "ort_dynamic", "inc_static"])
+@pytest.mark.parametrize(
+    "module", ["distill", "distill_onnx", "retrain", "train", "ort_static", "ort_dynamic", "inc_static"]
+)
 def test_the_yaml_examples_in_generator_docs_validate(module):
     source = (ROOT / "mlbudget" / "candidates" / f"{module}.py").read_text()
     doc = ast.get_docstring(ast.parse(source))
