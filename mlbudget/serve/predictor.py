@@ -84,6 +84,7 @@ class Predictor:
         else:
             numeric = self.contract.numeric
         self._numeric_names = [f.name for f in numeric]
+        self._plan = None if self.spec is not None else _feed_plan(self.adapter, self._numeric_names, self.categorical)
 
     @property
     def task(self) -> str:
@@ -139,7 +140,9 @@ class Predictor:
         import numpy as np
 
         if self.spec is None:
-            return self.adapter.feeds(self._frame(rows))
+            if self._plan is None:
+                return self.adapter.feeds(self._frame(rows))
+            return self._fast_feeds(rows)
         out = np.zeros((len(rows), self.spec.input_width), dtype=np.float32)
         names = self._numeric_names
         block = self._numbers(rows)
@@ -176,6 +179,30 @@ class Predictor:
             data[name] = pd.array([_text(row.get(name), name) for row in rows], dtype="string")
         return pd.DataFrame(data, columns=self.columns)
 
+    def _fast_feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """What the ``columns`` or ``matrix`` adapter feeds for :meth:`_frame`, built straight from the dicts
+        (a frame and the adapter cost about a millisecond per request; tests check both give the same feeds)."""
+        import numpy as np
+
+        block = self._numbers(rows)
+        out = {}
+        for item, index, text in self._plan:
+            if text is not None:  # columns: one string input
+                values = np.array([_text(row.get(text), text) or "" for row in rows], dtype=object)
+            elif isinstance(index, list):  # matrix: numeric columns side by side
+                out[item.name] = block[:, index].astype(item.numpy_dtype)
+                continue
+            else:  # columns: one numeric input
+                values = block[:, index]
+                if item.elem_type not in ("float", "double") and np.isnan(values).any():
+                    raise InputError(
+                        f"column {self._numeric_names[index]!r} cannot feed input {item.describe()} "
+                        "(nulls cannot feed an integer input)"
+                    )
+                values = values.astype(item.numpy_dtype)
+            out[item.name] = values.reshape(-1, 1) if item.rank == 2 else values.reshape(-1)
+        return out
+
     def infer(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         """Predictions for an encoded batch: classes (the demo's argmax, or the contract's label or scores
         output) or regression values.
@@ -196,6 +223,32 @@ class Predictor:
         if not np.isfinite(logits).all():  # argmax of NaN logits is class 0: never answer that
             raise FloatingPointError("the model produced non-finite outputs")
         return self.classes[np.argmax(logits, axis=1)]
+
+
+def _feed_plan(adapter: Any, numeric: list[str], categorical: list[str]) -> list | None:
+    """For the built-in ``columns`` and ``matrix`` adapters on numeric and string inputs: per graph input,
+    ``(input, numeric column indices, categorical column or None)``; None where only the adapter can tell."""
+    from mlbudget.models.signature import NUMERIC_ELEM_TYPES
+
+    if adapter.name not in ("columns", "matrix"):
+        return None
+    plan = []
+    for item in adapter.signature.inputs:
+        cols = adapter.settings.inputs.get(item.name, [])
+        if not cols or item.rank not in (1, 2):
+            return None
+        if (adapter.name == "columns" and len(cols) != 1) or (adapter.name == "matrix" and item.rank != 2):
+            return None
+        if item.elem_type == "string" and adapter.name == "columns" and cols[0] in categorical:
+            plan.append((item, [], cols[0]))
+        elif item.elem_type in NUMERIC_ELEM_TYPES and all(c in numeric for c in cols):
+            if adapter.name == "columns":
+                plan.append((item, numeric.index(cols[0]), None))
+            else:
+                plan.append((item, [numeric.index(c) for c in cols], None))
+        else:
+            return None
+    return plan
 
 
 def _text(value: Any, name: str) -> str | None:

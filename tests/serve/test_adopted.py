@@ -163,3 +163,28 @@ def test_a_category_that_is_not_text_is_a_400(sk_pipeline, tmp_path):
     assert answers[0][1]["error"] == "feature size_band: {'a': 1} is not a category (expected text, a number or null)"
     assert numeric_text[0] == 200  # an unseen category, as its text: the one-hot encoder ignores it
     assert nan[0] == 400
+
+
+@pytest.mark.parametrize("name", ["sk_pipeline", "gbr"])
+def test_fast_feeds_are_the_adapters_feeds(name, request, tmp_path):
+    """The server builds the columns/matrix feeds straight from the dicts; they equal the adapter's on a frame."""
+    foreign: Foreign = request.getfixturevalue(name)
+    predictor = Predictor(adopt_bundle(foreign, tmp_path / "bundle"))
+    assert predictor._plan is not None and predictor.adapter.name == {"sk_pipeline": "columns", "gbr": "matrix"}[name]
+    rows = foreign.rows[predictor.columns].iloc[:6].to_dict("records")
+    first = predictor.columns[0]
+    rows[0][first] = None  # a null number: NaN for a float input
+    del rows[1][predictor.columns[-1]]  # missing from one row
+    rows[2][first] = 3  # an int
+    if predictor.categorical:
+        rows[3]["size_band"] = 7  # a number as a category: its text
+        rows[4]["size_band"] = None
+    fast = predictor.encode(rows)
+    slow = predictor.adapter.feeds(predictor._frame(rows))
+    assert fast.keys() == slow.keys()
+    for key in slow:
+        assert fast[key].dtype == slow[key].dtype and fast[key].shape == slow[key].shape, key
+        if slow[key].dtype == object:
+            assert fast[key].tolist() == slow[key].tolist(), key
+        else:
+            np.testing.assert_array_equal(fast[key], slow[key])
