@@ -112,7 +112,8 @@ def test_schema_lists_each_builtin_generators_settings():
 
 
 @pytest.mark.parametrize(
-    "module", ["distill", "distill_onnx", "retrain", "train", "ort_static", "ort_dynamic", "inc_static"]
+    "module",
+    ["distill", "distill_onnx", "retrain", "train", "ort_static", "ort_static_aware", "ort_dynamic", "inc_static"],
 )
 def test_the_yaml_examples_in_generator_docs_validate(module):
     source = (ROOT / "mlbudget" / "candidates" / f"{module}.py").read_text()
