@@ -107,8 +107,9 @@ def drift_command(
     features are warnings); 1: drift; 2: bad input.
     """
     from mlbudget.detection.drift import detect_drift
-    from mlbudget.detection.drift.reading import TableSource
+    from mlbudget.detection.drift.reading import TableSource, limit_malloc_arenas
 
+    limit_malloc_arenas()
     with handle_errors():
         settings = drift_settings(method, threshold)
         ref, cur = read_reference(reference), TableSource(current)

@@ -33,9 +33,10 @@ def profile_command(
     request_id) are skipped unless --columns names them.
     """
     from mlbudget.detection.drift.profile import build_profile
-    from mlbudget.detection.drift.reading import TableSource
+    from mlbudget.detection.drift.reading import TableSource, limit_malloc_arenas
     from mlbudget.detection.drift.run import feature_columns
 
+    limit_malloc_arenas()
     with handle_errors():
         source = TableSource(data)
         if columns is None:

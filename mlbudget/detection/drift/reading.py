@@ -158,6 +158,25 @@ class TableSource:
             yield batch
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas for this process (a no-op elsewhere than Linux with glibc).
+
+    glibc gives threads that allocate their own arenas (up to 8 per core) and keeps
+    freed memory in them; with pyarrow's reader threads and the counting threads a
+    10M-row window peaked at 1.2 GB RSS instead of 0.45 GB. Called by the
+    ``drift`` and ``profile`` commands, which own their process.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        return
+
+
 def is_frame(data) -> bool:
     """Whether ``data`` is a pandas data frame (without importing pandas for file inputs)."""
     return type(data).__module__.startswith("pandas") and hasattr(data, "iloc") and hasattr(data, "columns")
