@@ -4,7 +4,7 @@
         [--evidently-python PY] [--nannyml-python PY] [--workdir DIR] [--json]
 
 Data: ``benchmarks/drift_data.py`` (seeded; 40 numeric and 10 categorical features,
-7 shifted), written once to ``--workdir`` in 1M-row pieces. Every command is one
+7 shifted), written once to ``--workdir`` in 1M-row pieces by a child process. Every command is one
 process that reads its own files; each is timed from the outside (wall clock,
 user + system CPU and peak RSS of the process from ``os.wait4``), the commands
 interleaved in a rotated order in every repetition. Printed: medians, the
@@ -42,12 +42,28 @@ def _drift_data():
 
 
 def write_table(path: Path, rows: int, seed: int, shifted: bool) -> Path:
-    """Write ``rows`` generated rows in 1M-row pieces (bounded memory); reuse an existing file."""
-    import pyarrow as pa
+    """Write ``rows`` generated rows in 1M-row pieces; reuse an existing file.
+
+    The writing runs in a child process: Linux carries a parent's peak RSS into the
+    ``ru_maxrss`` of the children it forks, so a large parent would inflate every
+    measured command's peak RSS.
+    """
     import pyarrow.parquet as pq
 
     if path.is_file() and pq.read_metadata(path).num_rows == rows:
         return path
+    script = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import drift_vs_peers as bench; "
+        f"bench._write({str(path)!r}, {rows}, {seed}, {shifted})"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    return path
+
+
+def _write(path: str, rows: int, seed: int, shifted: bool) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     data = _drift_data()
     writer = None
     for piece, start in enumerate(range(0, rows, PIECE_ROWS)):
@@ -57,7 +73,6 @@ def write_table(path: Path, rows: int, seed: int, shifted: bool) -> Path:
             writer = pq.ParquetWriter(path, table.schema)
         writer.write_table(table, row_group_size=256_000)
     writer.close()
-    return path
 
 
 def run(command: list[str]) -> dict:
