@@ -27,8 +27,8 @@ YAML example (the budget's ``candidates`` section)::
       generators:
         distill_onnx:
           sizes: [[16], [32], [64, 32]]
-          min_fidelity: 0.97
-          epochs: 60
+          min_fidelity: 0.95
+          epochs: 30
 """
 
 from __future__ import annotations
@@ -56,14 +56,14 @@ ML_OPSET = 3
 class DistillOnnxConfig(GeneratorConfig):
     sizes: list[list[int]] = Field(default_factory=lambda: [[16], [32], [64, 32]], min_length=1)
     """Student hidden-layer shapes to try, smallest first."""
-    min_fidelity: float = Field(0.97, gt=0, le=1)
+    min_fidelity: float = Field(0.95, gt=0, le=1)
     """Keep the first size whose fidelity on held-back rows reaches this: the share of rows where the student
     predicts the teacher's class (classifiers), or R² against the teacher's predictions (regressors)."""
-    epochs: int = Field(60, ge=1)
+    epochs: int = Field(30, ge=1)
     """Training passes per size."""
     lr: float = Field(5e-3, gt=0)
     """Adam learning rate."""
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(256, ge=1)
     """Rows per step."""
     temperature: float = Field(1.0, gt=0)
     """Softening of the teacher's probabilities (p^(1/T), renormalised); 1 keeps them as they are."""
