@@ -70,12 +70,17 @@ class CandidateGenerator(Plugin, ABC):
     makes_fp32: ClassVar[bool] = False
     """True when outputs are FP32 models that compressors may take as parents (retrain, distill)."""
 
+    search_cost: ClassVar[int] = 50
+    """Rank in a time-boxed search (lower runs first): cheap, likely winners (ONNX Runtime dynamic INT8)
+    before costly ones (distillation, retraining); see :mod:`mlbudget.cycle.search`."""
+
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         """Why this generator cannot apply to ``parent`` (the plan then leaves it out with this reason), or None.
 
         Generators declare what they need (a PyTorch program, a trainer, float32 MatMul/Gemm/Conv)
-        here, so that a model without it is never tried and failed late.
+        here, so that a model without it is never tried and failed late. ``config`` is the generator's
+        settings from the budget (None when unknown), e.g. to see whether the budget declares a trainer.
         """
         return None
 
@@ -92,3 +97,17 @@ class CandidateGenerator(Plugin, ABC):
             ModelFileError: the parent bundle lacks what this generator needs.
             MlbudgetError: the generation failed for a reason worth reporting.
         """
+
+
+def inapplicable(
+    generator: type[CandidateGenerator], parent: ModelBundle, config: GeneratorConfig | dict[str, Any] | None
+) -> str | None:
+    """``generator.not_applicable(parent, config)`` with ``config`` validated against the generator's config
+    model; a plug-in whose ``not_applicable`` takes the parent only is asked about the parent only."""
+    import inspect
+
+    if isinstance(config, dict):
+        config = generator.config_model.model_validate(config)
+    if "config" in inspect.signature(generator.not_applicable).parameters:
+        return generator.not_applicable(parent, config=config)
+    return generator.not_applicable(parent)

@@ -59,11 +59,12 @@ class DistillGenerator(CandidateGenerator):
     """A smaller FP32 student trained on the parent's soft targets."""
 
     name = "distill"
+    search_cost = 60  # trains a student
     config_model = DistillConfig
     makes_fp32 = True
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         return needs_torch_program(parent, cls.name)
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:

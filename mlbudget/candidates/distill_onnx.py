@@ -81,11 +81,12 @@ class DistillOnnxGenerator(CandidateGenerator):
     """An MLP student of any ONNX teacher, with the teacher's signature."""
 
     name: ClassVar[str] = "distill_onnx"
+    search_cost: ClassVar[int] = 60  # trains students
     config_model: ClassVar[type[GeneratorConfig]] = DistillOnnxConfig
     makes_fp32: ClassVar[bool] = True
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         if not (parent.root / CONTRACT_FILE).is_file() and not (parent.root / FEATURES_FILE).is_file():
             return "distill_onnx needs the model's contract (contract.json) or feature spec (features.json)"
         return None

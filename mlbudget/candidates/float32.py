@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from mlbudget.budget.model import Budget
-from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData
+from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
 from mlbudget.models.bundle import ModelBundle
 
 
@@ -30,10 +30,11 @@ class Float32VariantGenerator(CandidateGenerator):
     """float64 -> float32 inside the graph, float64 at its inputs and outputs."""
 
     name: ClassVar[str] = "float32"
+    search_cost: ClassVar[int] = 0  # a cast: needed before INT8 on a float64 graph
     makes_fp32: ClassVar[bool] = True
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         from mlbudget.models.graph import graph_facts
 
         return None if graph_facts(parent.onnx_path).float64 else "the graph is float32 already"

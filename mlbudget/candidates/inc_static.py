@@ -61,10 +61,11 @@ class IncStaticInt8Generator(CandidateGenerator):
     """Accuracy-aware static INT8 with Intel Neural Compressor, exported to ONNX QDQ."""
 
     name = "inc_static_int8"
+    search_cost = 40  # several tuning trials
     config_model = IncStaticInt8Config
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         return needs_torch_program(parent, cls.name)
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:

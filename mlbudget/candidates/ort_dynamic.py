@@ -59,10 +59,11 @@ class OrtDynamicInt8Generator(CandidateGenerator):
     """INT8 weights, dynamically quantized activations, with ONNX Runtime's ``quantize_dynamic``."""
 
     name = "ort_dynamic_int8"
+    search_cost = 10  # seconds, no data: the cheapest likely winner
     config_model = OrtDynamicInt8Config
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         from mlbudget.models.graph import not_quantizable_reason
 
         return not_quantizable_reason(parent.onnx_path)

@@ -63,10 +63,11 @@ class OrtStaticInt8Generator(CandidateGenerator):
     """INT8 weights and activations, QDQ format, with ONNX Runtime's ``quantize_static``."""
 
     name = "ort_static_int8"
+    search_cost = 20  # a calibration pass
     config_model = OrtStaticInt8Config
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         from mlbudget.models.graph import not_quantizable_reason
 
         return not_quantizable_reason(parent.onnx_path)

@@ -54,6 +54,7 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
     """Static INT8 that keeps the most sensitive nodes in float until the quality budget holds."""
 
     name: ClassVar[str] = "ort_static_int8_aware"
+    search_cost: ClassVar[int] = 30  # one evaluation per quantizable node
     config_model: ClassVar[type[GeneratorConfig]] = OrtStaticAwareConfig
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:

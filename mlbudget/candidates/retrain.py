@@ -58,11 +58,12 @@ class RetrainGenerator(CandidateGenerator):
     """A new FP32 model trained on reference and fresh labelled rows."""
 
     name = "retrain"
+    search_cost = 70  # a full training run
     config_model = RetrainConfig
     makes_fp32 = True
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
         return needs_torch_program(parent, cls.name)
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:

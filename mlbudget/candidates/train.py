@@ -53,11 +53,16 @@ class TrainGenerator(CandidateGenerator):
     """A new FP32 model from the budget's trainer."""
 
     name: ClassVar[str] = "train"
+    search_cost: ClassVar[int] = 70  # the user's full training run
     config_model: ClassVar[type[GeneratorConfig]] = TrainConfig
     makes_fp32: ClassVar[bool] = True
 
     @classmethod
-    def not_applicable(cls, parent: ModelBundle) -> str | None:
+    def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
+        if isinstance(config, TrainConfig) and config.trainer is None:
+            return (
+                "train needs a trainer declared in the budget (candidates.generators.train.trainer); it declares none"
+            )
         if not (parent.root / CONTRACT_FILE).is_file() and not (parent.root / FEATURES_FILE).is_file():
             return "train needs the model's contract (contract.json) or feature spec (features.json)"
         return None

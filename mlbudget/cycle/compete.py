@@ -56,15 +56,17 @@ def generate(cycle_dir: str, kind: str) -> list[str]:
 
 def _run_generator(cycle: OpenCycle, kind: str, parent: Candidate) -> dict[str, Any]:
     from mlbudget.candidates import CandidateGenerator
+    from mlbudget.candidates.base import inapplicable
     from mlbudget.cycle.defaults import generator_config
     from mlbudget.cycle.splits import generation_data
     from mlbudget.models.bundle import ModelBundle
 
     cls = CandidateGenerator.lookup(kind)
-    skipped = cls.not_applicable(ModelBundle(parent.bundle_dir))
+    config = cls.config_model.model_validate(generator_config(kind, cycle.ctx.fast, cycle.budget))
+    skipped = inapplicable(cls, ModelBundle(parent.bundle_dir), config)
     if skipped is not None:  # e.g. INT8 on the float64 champion: it quantizes the float32 variant instead
         return {"names": [], "error": None, "skipped": skipped}
-    generator = cls(generator_config(kind, cycle.ctx.fast, cycle.budget))
+    generator = cls(config)
     out_dir = cycle.layout.candidates / f"{kind}@{parent.name}"
     try:
         made = generator.generate(parent, generation_data(cycle), cycle.budget, out_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mlbudget.budget.model import Budget
     from mlbudget.models.bundle import ModelBundle
     from mlbudget.policy.plan import PlannedAction
 
@@ -20,13 +21,18 @@ INT8_KINDS = ("ort_dynamic_int8", "ort_static_int8")
 FLOAT32 = "float32"
 
 
-def leave_out_inapplicable(actions: dict[str, PlannedAction], champion: ModelBundle) -> list[PlannedAction]:
-    """Drop from ``actions`` (in place) the kinds that cannot apply to the champion.
+def leave_out_inapplicable(
+    actions: dict[str, PlannedAction], champion: ModelBundle, budget: Budget | None = None
+) -> list[PlannedAction]:
+    """Drop from ``actions`` (in place) the kinds that cannot apply to the champion (with the budget's
+    settings of each generator, ``candidates.generators``, when ``budget`` is given: ``train`` without a
+    declared trainer cannot apply).
 
     Returns:
         The dropped actions, their ``reason`` replaced by why they cannot apply.
     """
     from mlbudget.candidates import CandidateGenerator
+    from mlbudget.candidates.base import inapplicable
     from mlbudget.models.graph import graph_facts
 
     facts = graph_facts(champion.onnx_path)
@@ -37,7 +43,8 @@ def leave_out_inapplicable(actions: dict[str, PlannedAction], champion: ModelBun
                 reason = f"{kind} on a float64 graph: its float32 variant is made first, then quantized"
                 actions[FLOAT32] = action.model_copy(update={"kind": FLOAT32, "reason": reason})
             continue
-        why = CandidateGenerator.lookup(kind).not_applicable(champion)
+        config = budget.candidates.generators.get(kind, {}) if budget is not None else None
+        why = inapplicable(CandidateGenerator.lookup(kind), champion, config)
         if why is not None:
             skipped.append(action.model_copy(update={"reason": why}))
             del actions[kind]

@@ -105,7 +105,7 @@ def make_plan(
         for kind in rule.actions:
             CandidateGenerator.lookup(kind)
             actions.setdefault(kind, PlannedAction(kind=kind, reason=reason))
-    skipped = leave_out_inapplicable(actions, champion) if champion is not None else []
+    skipped = leave_out_inapplicable(actions, champion, budget) if champion is not None else []
     ordered = list(actions.values())
     alerts = _alerts(detection.findings, covered)
     makes_fp32 = {k for k in actions if CandidateGenerator.lookup(k).makes_fp32}

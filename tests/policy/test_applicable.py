@@ -50,3 +50,19 @@ def test_tree_ensemble_gets_no_int8(tmp_path, budget):
     plan = make_plan(DetectionReport(findings=[]), budget, forced=["ort_dynamic_int8"], champion=ModelBundle(tmp_path))
     assert plan.actions == []
     assert plan.skipped[0].reason.startswith("the graph has no MatMul, Gemm or Conv to quantize (TreeEnsemble")
+
+
+def test_train_is_left_out_when_the_budget_declares_no_trainer(tmp_path, tiny_onnx, budget):
+    champion = _bundle(tmp_path, tiny_onnx)
+    (tmp_path / "contract.json").write_text("{}")  # train's other need: it reads the model's contract
+    plan = make_plan(DetectionReport(findings=[]), budget, forced=["train"], champion=champion)
+    assert plan.actions == []
+    assert {a.kind: a.reason for a in plan.skipped} == {
+        "train": "train needs a trainer declared in the budget (candidates.generators.train.trainer); it declares none"
+    }
+    trainer = {"name": "command", "argv": ["python", "fit.py", "{data}", "{output_dir}"]}
+    with_trainer = budget.model_copy(
+        update={"candidates": budget.candidates.model_copy(update={"generators": {"train": {"trainer": trainer}}})}
+    )
+    plan = make_plan(DetectionReport(findings=[]), with_trainer, forced=["train"], champion=champion)
+    assert [a.kind for a in plan.actions] == ["train"] and plan.skipped == []
