@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" \
 		$(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[airflow,dev]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[airflow,dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)
