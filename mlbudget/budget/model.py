@@ -410,6 +410,7 @@ class CandidateSettings(StrictModel):
     YAML example::
 
         candidates:
+          max_minutes: 60
           generators:
             distill: {hidden: [64], epochs: 10}
             ort_static_int8: {calibrate_method: percentile}
@@ -421,6 +422,11 @@ class CandidateSettings(StrictModel):
     """Generator name (a built-in or a plug-in's) -> its settings, validated against that generator's config
     model (unknown keys are errors). Settings left out take the generator's defaults (``--fast`` runs take
     the fast profile's, which these settings override)."""
+    max_minutes: float | None = Field(None, gt=0)
+    """Time box of the search (generation and screening benchmarks together, finals included): cheap, likely
+    winners run first; once it has run out no generator or benchmark starts, the best compliant model found so
+    far is kept, and the decision lists what was skipped. None: no time box. ``mlbudget run --max-minutes``
+    overrides it."""
 
     @field_validator("generators", mode="before")
     @classmethod

@@ -88,6 +88,13 @@ def run_command(
     workdir: Path = WORKDIR_OPTION,
     tracking_uri: str | None = TRACKING_OPTION,
     fast: bool = FAST_OPTION,
+    max_minutes: float | None = typer.Option(
+        None,
+        "--max-minutes",
+        min=0.01,
+        help="Time box of the search (generation and benchmarks together); default: the budget's "
+        "candidates.max_minutes. When it runs out the best compliant model found so far is kept.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Run one recalibration cycle for a budget: pull, validate, detect, plan, generate, benchmark, select,
@@ -106,6 +113,7 @@ def run_command(
         reason=reason,
         dry_run=dry_run,
         fast=fast,
+        max_minutes=max_minutes,
     )
 
 

@@ -42,12 +42,25 @@ def _parents(cycle: OpenCycle, kind: str) -> list[Candidate]:
     return champion + [c for c in everyone.values() if not c.is_champion and c.fp32]
 
 
-def generate(cycle_dir: str, kind: str) -> list[str]:
-    """Run one generator on every parent it applies to; returns the names of the candidates made."""
+def _marker(cycle: OpenCycle, kind: str, parent: str) -> Path:
+    return cycle.layout.candidates / "generated" / f"{kind}@{parent}.json"
+
+
+def pending_parents(cycle_dir: str, kind: str) -> list[str]:
+    """The parents (by name, the champion first) that generator ``kind`` has not run on yet."""
+    cycle = open_cycle(cycle_dir)
+    return [p.name for p in _parents(cycle, kind) if not _marker(cycle, kind, p.name).exists()]
+
+
+def generate(cycle_dir: str, kind: str, parents: list[str] | None = None) -> list[str]:
+    """Run one generator on every parent it applies to (or on those of ``parents``); returns the names of the
+    candidates made."""
     cycle = open_cycle(cycle_dir)
     made: list[str] = []
     for parent in _parents(cycle, kind):
-        marker = cycle.layout.candidates / "generated" / f"{kind}@{parent.name}.json"
+        if parents is not None and parent.name not in parents:
+            continue
+        marker = _marker(cycle, kind, parent.name)
         if not marker.exists():
             write_json(marker, _run_generator(cycle, kind, parent))
         made += read_json(marker)["names"]
@@ -334,6 +347,23 @@ def select(cycle_dir: str) -> dict[str, Any]:
         reports = load_reports(cycle)
         candidates = [c for n, c in load_candidates(cycle).items() if n in reports]
         decision = select_winner(candidates, reports, cycle.budget, finals=load_finals(cycle))
-        write_json(cycle.layout.decision, decision)
+        write_json(cycle.layout.decision, _with_search(cycle, decision))
     decision = read_model(cycle.layout.decision, Decision)
     return {"winner": decision.winner, "promote": decision.promote, "rationale": decision.rationale}
+
+
+def _with_search(cycle: OpenCycle, decision):
+    """The decision, saying what a time-boxed search skipped for lack of time (see :mod:`mlbudget.cycle.search`)."""
+    from mlbudget.cycle.search import SEARCH_FILE, SearchRecord
+
+    path = cycle.layout.root / SEARCH_FILE
+    if not path.exists():
+        return decision
+    record = read_model(path, SearchRecord)
+    if not record.skipped:
+        return decision
+    note = (
+        f" The search's {record.max_minutes:g}-minute time box ran out after {record.minutes:.1f} min; "
+        f"skipped for lack of time: {', '.join(record.skipped)}."
+    )
+    return decision.model_copy(update={"rationale": decision.rationale + note, "skipped_for_time": record.skipped})

@@ -46,6 +46,9 @@ class CycleContext(BaseModel):
     airflow_run_id: str | None = None
     fast: bool = False
     """Tiny demo model, short benchmarks and few epochs: for tests and smoke runs."""
+    max_minutes: float | None = Field(None, gt=0)
+    """Time box of the search (``mlbudget run --max-minutes``); None takes the budget's ``candidates.max_minutes``.
+    Not part of the cycle key (a time box decides what is tried, not what the window says)."""
     seed: int = 0
 
     @field_validator("window_end")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlbudget.cycle.context import CycleContext
+from mlbudget.cycle.search import Clock
 
 Status = Literal["promoted", "challenger", "awaiting_approval", "kept", "no_fit", "invalid_window", "dry_run"]
 StageHook = Callable[[str, str], None]
@@ -51,12 +52,13 @@ class CycleOutcome(BaseModel):
         return 0
 
 
-def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None) -> CycleOutcome:
+def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None, clock: Clock | None = None) -> CycleOutcome:
     """Run prepare -> pull -> validate -> detect -> plan -> generate -> benchmark -> finals -> select -> register
     -> report.
 
     Stops after validation when the window is invalid (recorded, reported) and
-    after planning on a dry run.
+    after planning on a dry run. ``clock`` (monotonic seconds) times the search's time box; default
+    ``time.monotonic``.
 
     Raises:
         MlbudgetError: bad configuration or input (exit 2) or a dependency down (exit 3).
@@ -80,7 +82,7 @@ def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None) -> CycleOutc
     if plan["dry_run"]:
         stages.report(cycle_dir)
         return _outcome(cycle_dir, "dry_run", started)
-    _compete(cycle_dir, plan, hook)
+    _compete(cycle_dir, plan, hook, clock)
     hook("register", "MLflow")
     status = stages.register(cycle_dir)["status"]
     hook("report", "HTML and JSON")
@@ -88,17 +90,13 @@ def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None) -> CycleOutc
     return _outcome(cycle_dir, status, started)
 
 
-def _compete(cycle_dir: str, plan: dict[str, Any], hook: StageHook) -> None:
+def _compete(cycle_dir: str, plan: dict[str, Any], hook: StageHook, clock: Clock | None = None) -> None:
+    """Generate and benchmark within the time box, cheap likely winners first (:mod:`mlbudget.cycle.search`),
+    then select."""
     from mlbudget.cycle import stages
+    from mlbudget.cycle.search import search
 
-    for kind in plan["fp32"] + plan["compress"]:
-        hook("generate", kind)
-        stages.generate(cycle_dir, kind)
-    for name in stages.candidate_names(cycle_dir):
-        hook("benchmark", name)
-        stages.benchmark(cycle_dir, name)
-    hook("finals", "fitting candidates and the champion, measured again in interleaved rounds")
-    stages.finals(cycle_dir)
+    search(cycle_dir, plan, hook, **({"clock": clock} if clock else {}))
     hook("select", "budget, Pareto front, champion")
     stages.select(cycle_dir)
 

@@ -27,3 +27,6 @@ class Decision(BaseModel):
     """True when the winner replaces the champion."""
     rationale: str
     verdicts: list[CandidateVerdict]
+    skipped_for_time: list[str] = Field(default_factory=list)
+    """Work a time-boxed search did not start because its time ran out (``generate kind@parent``,
+    ``benchmark name``, ``finals``); empty when nothing was skipped."""

@@ -1,0 +1,137 @@
+"""The time-boxed search on a hand-made cycle directory: real ONNX models, real screening benchmarks.
+
+Time comes from a fake clock that the stage hook moves on (a generator "costs" 6 minutes, a
+screening benchmark 1): the test is about where the search stops, not about how fast this machine is.
+The two generators are test plug-ins (the registry is restored afterwards).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlbudget.candidates.base import Candidate, CandidateGenerator
+from mlbudget.cycle import compete
+from mlbudget.cycle.context import CycleContext
+from mlbudget.cycle.layout import CycleLayout, read_json, write_json
+from mlbudget.cycle.search import search, search_order, time_box
+from mlbudget.cycle.state import CycleState, open_cycle
+from mlbudget.models.bundle import Lineage, file_sha256
+from tests.conftest import make_mlp_onnx
+
+MINUTE = 60.0
+
+
+def _shrinker(name: str, hidden: int, cost: int) -> type[CandidateGenerator]:
+    """A compressor plug-in that writes an MLP of ``hidden`` units (smaller than the champion's)."""
+
+    def generate(self, parent, data, budget, out_dir):
+        bundle = out_dir / f"{name}@{parent.name}"
+        bundle.mkdir(parents=True)
+        onnx = make_mlp_onnx(bundle / "model.onnx", hidden=hidden)
+        sha = file_sha256(onnx)
+        return [
+            Candidate(
+                name=f"{name}@{parent.name}", bundle_dir=str(bundle), generator=name, sha256=sha,
+                size_mb=onnx.stat().st_size / 1e6, lineage=Lineage(generator=name, sha256=sha), fp32=False,
+            )
+        ]  # fmt: skip
+
+    return type(name, (CandidateGenerator,), {"name": name, "search_cost": cost, "generate": generate})
+
+
+@pytest.fixture()
+def generators():
+    made = [_shrinker("test_cheap_shrink", hidden=8, cost=5), _shrinker("test_costly_shrink", hidden=4, cost=90)]
+    yield [g.name for g in made]
+    for g in made:
+        del CandidateGenerator._registry[g.name]
+
+
+def _cycle(tmp_path: Path, max_minutes: float | None) -> CycleLayout:
+    budget = {
+        "name": "m",
+        "version": "1.0.0",
+        "owner": "t",
+        # The champion (96 hidden units, ~4.8 kB) breaks the size limit; both shrunk models meet it.
+        "limits": {"latency": {"p95_ms": 50.0}, "max_model_size_mb": 0.003},
+        "candidates": {"max_minutes": max_minutes},
+    }
+    layout = CycleLayout(tmp_path / "cycle")
+    layout.root.mkdir()
+    layout.budget.write_text(yaml.safe_dump(budget))
+    ctx = CycleContext(budget_path=str(layout.budget), workdir=str(tmp_path), fast=True, window_end=datetime.now(UTC))
+    write_json(layout.context, ctx)
+    state = CycleState(
+        cycle_key="k", budget_name="m", budget_version="1.0.0", budget_sha256="s", tracking_uri="sqlite:///unused.db",
+        champion_sha256="c", window_start="2026-11-01T00:00:00+00:00", window_end="2026-11-02T00:00:00+00:00",
+    )  # fmt: skip
+    write_json(layout.state, state)
+    layout.champion.mkdir()
+    onnx = make_mlp_onnx(layout.champion / "model.onnx", hidden=96)
+    sha = file_sha256(onnx)
+    champion = Candidate(
+        name="champion", bundle_dir=str(layout.champion), generator="champion", sha256=sha,
+        size_mb=onnx.stat().st_size / 1e6, lineage=Lineage(generator="champion", sha256=sha), is_champion=True,
+    )  # fmt: skip
+    write_json(layout.candidates / "champion.json", champion)
+    return layout
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the search starts a piece of work."""
+
+    def __init__(self, generate_min: float = 6, benchmark_min: float = 1):
+        self.now = 1000.0
+        self.cost = {"generate": generate_min * MINUTE, "benchmark": benchmark_min * MINUTE}
+
+    def __call__(self) -> float:
+        return self.now
+
+    def hook(self, stage: str, detail: str) -> None:
+        self.now += self.cost.get(stage, 0.0)
+
+
+def test_search_stops_at_its_time_box_and_keeps_the_best_compliant_model(tmp_path, generators):
+    cheap, costly = generators
+    layout = _cycle(tmp_path, max_minutes=7.5)
+    clock = FakeClock()
+    # The plan lists the costly generator first: the search runs the cheap one first all the same.
+    record = search(str(layout.root), {"fp32": [], "compress": [costly, cheap]}, clock.hook, clock)
+    # champion screened (t=1), cheap made (t=7) and screened (t=8): 8 >= 7.5 min, nothing more starts.
+    assert record.done == ["benchmark champion", f"generate {cheap}@champion", f"benchmark {cheap}@champion"]
+    assert record.skipped == [f"generate {costly}@champion", "finals"]
+    assert record.max_minutes == 7.5 and record.minutes == 8.0
+    assert not (layout.candidates / f"{costly}@champion.json").exists()
+    assert read_json(layout.finals)["note"].startswith("not run: the search's 7.5-minute time box ran out")
+    decision = compete.select(str(layout.root))
+    assert decision["winner"] == f"{cheap}@champion" and decision["promote"]  # the champion breaks the size limit
+    assert f"skipped for lack of time: generate {costly}@champion, finals." in decision["rationale"]
+    assert read_json(layout.decision)["skipped_for_time"] == [f"generate {costly}@champion", "finals"]
+
+
+def test_with_time_left_every_generator_runs_cheap_first_and_the_cli_box_overrides_the_budget(tmp_path, generators):
+    cheap, costly = generators
+    layout = _cycle(tmp_path, max_minutes=1.0)
+    ctx = read_json(layout.context) | {"max_minutes": 14.5}  # what `mlbudget run --max-minutes 14.5` sets
+    write_json(layout.context, CycleContext.model_validate(ctx))
+    assert time_box(open_cycle(str(layout.root))) == 14.5
+    clock = FakeClock()
+    record = search(str(layout.root), {"fp32": [], "compress": [costly, cheap]}, clock.hook, clock)
+    assert record.done == [
+        "benchmark champion",
+        f"generate {cheap}@champion",
+        f"benchmark {cheap}@champion",
+        f"generate {costly}@champion",  # started at 8 min, within the 14.5-minute box
+        f"benchmark {costly}@champion",  # started at 14 min
+    ]
+    assert record.skipped == ["finals"]  # 15 min used: the finals (here five rounds) did not start
+
+
+def test_built_in_generators_run_cheap_likely_winners_first():
+    kinds = ["train", "distill_onnx", "inc_static_int8", "ort_static_int8_aware", "ort_static_int8", "ort_dynamic_int8"]
+    assert search_order(kinds) == list(reversed(kinds))
+    assert search_order(["ort_static_int8", "float32"]) == ["float32", "ort_static_int8"]
