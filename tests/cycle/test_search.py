@@ -135,3 +135,18 @@ def test_built_in_generators_run_cheap_likely_winners_first():
     kinds = ["train", "distill_onnx", "inc_static_int8", "ort_static_int8_aware", "ort_static_int8", "ort_dynamic_int8"]
     assert search_order(kinds) == list(reversed(kinds))
     assert search_order(["ort_static_int8", "float32"]) == ["float32", "ort_static_int8"]
+
+
+def test_a_time_box_must_be_positive(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlbudget.budget.loader import load_budget_text
+    from mlbudget.cli.main import app
+    from mlbudget.errors import ConfigError
+
+    doc = "name: m\nversion: 1.0.0\nowner: t\nlimits: {}\ncandidates: {max_minutes: 0}\n"
+    with pytest.raises(ConfigError, match="candidates.max_minutes"):
+        load_budget_text(doc)
+    (tmp_path / "b.yaml").write_text(doc.replace("max_minutes: 0", "max_minutes: 30"))
+    result = CliRunner().invoke(app, ["run", "--budget", str(tmp_path / "b.yaml"), "--max-minutes", "0"])
+    assert result.exit_code == 2 and "--max-minutes" in result.output
