@@ -95,6 +95,7 @@ class FakeClock:
         self.now += self.cost.get(stage, 0.0)
 
 
+@pytest.mark.slow  # four to six screening worker processes: about 4-5 s on the loaded machine
 def test_search_stops_at_its_time_box_and_keeps_the_best_compliant_model(tmp_path, generators):
     cheap, costly = generators
     layout = _cycle(tmp_path, max_minutes=7.5)
@@ -113,6 +114,7 @@ def test_search_stops_at_its_time_box_and_keeps_the_best_compliant_model(tmp_pat
     assert read_json(layout.decision)["skipped_for_time"] == [f"generate {costly}@champion", "finals"]
 
 
+@pytest.mark.slow  # four to six screening worker processes: about 4-5 s on the loaded machine
 def test_with_time_left_every_generator_runs_cheap_first_and_the_cli_box_overrides_the_budget(tmp_path, generators):
     cheap, costly = generators
     layout = _cycle(tmp_path, max_minutes=1.0)
