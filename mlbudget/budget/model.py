@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from mlbudget.budget.docstrings import attribute_docstrings_schema
 from mlbudget.budget.durations import Duration
 
 SCHEMA_VERSION = 1
@@ -34,6 +35,23 @@ FindingKind = Literal[
 GeneratorName = Literal["ort_dynamic_int8", "ort_static_int8", "inc_static_int8", "retrain", "distill"]
 """Built-in candidate generators (plug-ins may add more; see ``mlbudget.candidates``)."""
 
+BUILTIN_GENERATORS: frozenset[str] = frozenset(
+    {
+        "distill",
+        "distill_onnx",
+        "float32",
+        "inc_static_int8",
+        "ort_dynamic_int8",
+        "ort_static_int8",
+        "ort_static_int8_aware",
+        "retrain",
+        "train",
+    }
+)
+"""Registry names of the generators in ``mlbudget.candidates`` (a test keeps this equal to the registry):
+policy actions among them are known without importing the generators; other names are looked up in the
+registry, plug-ins included."""
+
 DriftMethod = Literal["psi", "ks", "chi_square", "wasserstein", "jensen_shannon"]
 AccuracyMetric = Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2"]
 """Quality metrics: the first five for classifiers, ``rmse``, ``mae`` and ``r2`` for regressors."""
@@ -50,7 +68,7 @@ class StrictModel(BaseModel):
     # strict: no bool -> number and no "5" -> 5 coercion; allow_inf_nan: limits are finite numbers.
     model_config = ConfigDict(
         extra="forbid",
-        use_attribute_docstrings=True,
+        json_schema_extra=attribute_docstrings_schema,
         frozen=True,
         validate_default=True,
         strict=True,
@@ -344,6 +362,8 @@ class PolicyRule(StrictModel):
     @field_validator("actions")
     @classmethod
     def _known_generators(cls, actions: list[str]) -> list[str]:
+        if BUILTIN_GENERATORS.issuperset(actions):
+            return actions  # no need to import the generators (or load plug-ins) to know these
         from mlbudget.candidates import CandidateGenerator  # registers the built-ins (light imports)
 
         known = CandidateGenerator.registered()
@@ -484,7 +504,7 @@ class SourceSpec(BaseModel):
     its defaults filled in, so the budget hash does not depend on defaults written out or left out.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra=attribute_docstrings_schema)
     name: str = Field(..., min_length=1)
     """Registered metrics source: request_log, prometheus, simulator (demos and tests), or a plug-in's name."""
     connection: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,250}$")

@@ -38,12 +38,14 @@ MEMORY_COLUMN = "memory_mb"
 MEMORY_BUCKETS = 96
 """A window's memory column is summarised as the mean of up to this many equal time buckets."""
 
-_BUILTIN_MODULES = (
-    "mlbudget.sources.request_log",
-    "mlbudget.sources.simulator",
-    "mlbudget.sources.prometheus",
-    "mlbudget.sources.combined",
-)
+_BUILTIN_SOURCES = {
+    "request_log": "mlbudget.sources.request_log",
+    "simulator": "mlbudget.sources.simulator",
+    "prometheus": "mlbudget.sources.prometheus",
+    "combined": "mlbudget.sources.combined",
+}
+"""Built-in source name -> the module that registers it (a test keeps this equal to the registry)."""
+_BUILTIN_MODULES = tuple(_BUILTIN_SOURCES.values())
 
 
 class SourceConfig(BaseModel):
@@ -174,11 +176,15 @@ def normalised_source_config(name: str, config: dict[str, Any]) -> dict[str, Any
     """
     from mlbudget.budget.loader import pydantic_problems
 
-    load_builtin_sources()
-    known = MetricsSource.registered()
-    if name not in known:
-        raise ValueError(f"unknown metrics source {name!r} (known: {', '.join(sorted(known))})")
-    model = known[name].config_model
+    if name in _BUILTIN_SOURCES:  # import that source alone (no other sources, no plug-ins)
+        importlib.import_module(_BUILTIN_SOURCES[name])
+        model = MetricsSource._registry[name].config_model
+    else:
+        load_builtin_sources()
+        known = MetricsSource.registered()
+        if name not in known:
+            raise ValueError(f"unknown metrics source {name!r} (known: {', '.join(sorted(known))})")
+        model = known[name].config_model
     try:
         validated = model.model_validate(config)
     except ValidationError as exc:
