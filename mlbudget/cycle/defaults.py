@@ -47,9 +47,12 @@ def finals_settings(fast: bool):
     """Measurement settings of one finals run, and the number of rounds.
 
     Longer windows than the fast screening, and three windows need agree within
-    20 % rather than 10 %, so that a run on a shared machine can count as stable
-    (measured on a 2-core VM at load 8: 10 % held in 6 of 16 runs, 20 % in 15 of
-    16); the run-to-run noise is carried by the spread between rounds.
+    20 % rather than 10 %, on throughput and the *median*, so that a run on a
+    shared machine can count as stable: there a window's p95 is set by the
+    scheduler's time slice. Measured on a 2-core VM at load 8: 10 % held in 6 of
+    16 tiny-model runs, 20 % in 15 of 16; for the full demo model p95 agreement
+    held at 1 of 6 levels, median agreement at 6 of 6. The run-to-run noise of
+    the deciding percentile is carried by the spread between rounds.
     Accuracy is not measured again.
     """
     from mlbudget.benchmark.runner import BenchmarkSettings
@@ -62,6 +65,8 @@ def finals_settings(fast: bool):
             min_samples=100,
             max_windows=8,
             stability_tolerance=FINALS_TOLERANCE,
+            stability_percentile="p50",
         )
         return settings, FAST_FINALS_ROUNDS
-    return BenchmarkSettings(max_windows=10, stability_tolerance=FINALS_TOLERANCE), FINALS_ROUNDS
+    settings = BenchmarkSettings(max_windows=10, stability_tolerance=FINALS_TOLERANCE, stability_percentile="p50")
+    return settings, FINALS_ROUNDS
