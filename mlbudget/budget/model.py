@@ -491,6 +491,10 @@ class Promotion(StrictModel):
     approval: Literal["none", "required"] = "none"
     """``required``: the winner is registered as ``challenger`` and a person approves (``champion`` moves) or
     rejects (the champion stays) it; in Airflow a human-in-the-loop task asks. ``none``: ``auto_promote`` decides."""
+    watch: int = Field(1, ge=0, le=100)
+    """Cycles after a promotion (or approval) that watch the new champion: when its production window breaks a
+    limit that the previous champion met, ``champion`` moves back to the most recent version compliant in
+    production (recorded in the ledger with the evidence). 0 turns the watch off."""
 
 
 SECRET_KEYS = frozenset({"storage_options", "password", "secret", "token", "key", "credentials"})

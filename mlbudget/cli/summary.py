@@ -13,6 +13,8 @@ HEADLINES = {
     "no_fit": "[red]no candidate fits the budget: champion kept, violations remain[/]",
     "invalid_window": "[red]production window failed validation: nothing was changed[/]",
     "dry_run": "[cyan]dry run: detection and plan only[/]",
+    "rolled_back": "[red]the newly promoted champion regressed in production: rolled back to the last compliant "
+    "version[/]",
 }
 
 

@@ -217,10 +217,15 @@ def detect(cycle_dir: str) -> dict[str, Any]:
     if not cycle.layout.detection.exists():
         write_json(cycle.layout.detection, detect_window(cycle))
     report = read_model(cycle.layout.detection, DetectionReport)
+    from mlbudget.cycle.watch import watch
+
+    # The champion's production verdict; a newly promoted one that regressed is rolled back here.
+    watched = watch(cycle_dir)
     return {
         "violations": [f.message for f in report.violations],
         "warnings": [f.message for f in report.warnings],
         "drifted_share": report.drift.drifted_share if report.drift else 0.0,
+        "watch": watched["status"],
     }
 
 

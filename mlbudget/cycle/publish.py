@@ -11,6 +11,7 @@ from typing import Any
 from mlbudget.cycle.compete import generation_errors, load_candidates, load_reports
 from mlbudget.cycle.layout import read_json, read_model, write_json
 from mlbudget.cycle.state import OpenCycle, open_cycle
+from mlbudget.cycle.watch import rolled_back
 
 CYCLE_ARTIFACTS = ("validation", "detection", "plan", "decision")
 
@@ -32,7 +33,9 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
     decision = read_model(cycle.layout.decision, Decision)
     _log_cycle(cycle, registry, decision)
     version, status = None, "kept" if decision.winner else "no_fit"
-    if decision.promote and decision.winner:
+    if rolled_back(cycle.layout.root):  # the watch moved champion back: nothing is promoted over it this cycle
+        status = "rolled_back"
+    elif decision.promote and decision.winner:
         winner = load_candidates(cycle)[decision.winner]
         reason = f"{winner.generator}: {decision.rationale}"
         version = registry.register(winner, cycle.budget, cycle.state.budget_sha256, reason, cycle.state.run_id)
@@ -127,5 +130,18 @@ def _report_inputs(cycle: OpenCycle) -> dict[str, Any]:
             "reason": cycle.ctx.reason,
             "generation_errors": generation_errors(cycle),
             "registry": registry,
+            "rollback": rolled_back(cycle.layout.root),
+            "ledger": cycle_ledger(cycle),
         },
     }
+
+
+def cycle_ledger(cycle: OpenCycle) -> list[dict[str, Any]]:
+    """The ledger entries this cycle wrote: those dated from its MLflow run's start on (empty without a run)."""
+    from datetime import UTC, datetime
+
+    if not cycle.state.run_id:
+        return []
+    registry = cycle.registry()
+    started = datetime.fromtimestamp(registry.client.get_run(cycle.state.run_id).info.start_time / 1000, UTC)
+    return [e for e in registry.ledger(cycle.budget.name) if datetime.fromisoformat(e["at"]) >= started]

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlbudget.cycle.context import CycleContext
 from mlbudget.cycle.search import Clock
 
-Status = Literal["promoted", "challenger", "awaiting_approval", "kept", "no_fit", "invalid_window", "dry_run"]
+Status = Literal[
+    "promoted", "challenger", "awaiting_approval", "kept", "no_fit", "invalid_window", "dry_run", "rolled_back"
+]
 StageHook = Callable[[str, str], None]
 """Called as ``hook(stage, detail)`` when a stage starts (for progress output)."""
 
@@ -76,7 +78,9 @@ def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None, clock: Clock
         stages.report(cycle_dir)
         return _outcome(cycle_dir, "invalid_window", started)
     hook("detect", "budget, creep, drift, accuracy")
-    stages.detect(cycle_dir)
+    if stages.detect(cycle_dir)["watch"] == "rolled_back":  # a watched champion regressed: it was rolled back
+        stages.report(cycle_dir)
+        return _outcome(cycle_dir, "rolled_back", started)
     hook("plan", "policy")
     plan = stages.plan(cycle_dir)
     if plan["dry_run"]:
@@ -106,6 +110,7 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
     from mlbudget.cycle.compete import generation_errors
     from mlbudget.cycle.layout import read_json
     from mlbudget.cycle.state import open_cycle
+    from mlbudget.cycle.watch import rolled_back
 
     cycle = open_cycle(cycle_dir)
     layout = cycle.layout
@@ -113,6 +118,9 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
     decision = read_json(layout.decision) if layout.decision.exists() else {}
     registry = read_json(layout.registry) if layout.registry.exists() else {}
     after = registry.get("version") if registry.get("promoted") else cycle.state.champion_version
+    rollback = rolled_back(cycle_dir)
+    if rollback:
+        after = rollback["to"]
     return CycleOutcome(
         status=status,
         cycle_dir=str(layout.root),
@@ -121,7 +129,7 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
         champion_before=cycle.state.champion_version,
         champion_after=after,
         winner=decision.get("winner"),
-        rationale=decision.get("rationale", ""),
+        rationale=decision.get("rationale", "") or (rollback or {}).get("reason", ""),
         plan=stages.plan(cycle_dir)["summary"] if layout.plan.exists() else "",
         violations=detection.get("violations", []),
         warnings=detection.get("warnings", []),

@@ -230,6 +230,8 @@ def render_html(
         since=since,
         trend=trend,
         registry=registry,
+        rollback=(extra or {}).get("rollback") if isinstance(extra, dict) else None,
+        ledger=((extra or {}).get("ledger") if isinstance(extra, dict) else None) or [],
         hardware=next((r.hardware for r in reports.values()), None),
         extra_json=json.dumps(extra, indent=2, sort_keys=True, default=str) if extra else "",
         fmt=_fmt,

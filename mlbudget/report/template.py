@@ -28,7 +28,7 @@ TEMPLATE = """<!DOCTYPE html>
  .ok { color: #17692e; } .bad { color: #b00020; } .warn { color: #a05a00; } .muted { color: #777; }
  .decision { border-left: 4px solid #444; padding: 0.5em 1em; background: #fafafa; }
  .pill { display: inline-block; padding: 0.1em 0.6em; border-radius: 1em; background: #eee; font-weight: 600; }
- .pill.promoted { background: #d7f0dc; } .pill.no_fit, .pill.invalid_window { background: #f8d7da; }
+ .pill.promoted { background: #d7f0dc; } .pill.no_fit, .pill.invalid_window, .pill.rolled_back { background: #f8d7da; }
  .swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px; margin-right: 0.4em;
            vertical-align: -0.1em; }
  .plot { width: 100%; min-height: 200px; }
@@ -65,7 +65,20 @@ warn within {{ "%.0f"|format(budget.warn_margin * 100) }} % of a limit.</p>
  {{ registry.version }}{% endif %}</p>
 <p>{{ decision.rationale }}</p>
 {% else %}<p>No selection was made in this cycle.</p>{% endif %}
+{% if rollback %}<p><span class="pill rolled_back">rolled back</span> <strong>champion moved from version
+ {{ rollback["from"] }} back to version {{ rollback["to"] }}</strong>: {{ rollback.reason }}</p>{% endif %}
 </div>
+</section>
+
+<section id="ledger">
+<h2>Ledger entries of this cycle</h2>
+{% if ledger %}
+<table>
+<tr><th>time</th><th>action</th><th>version</th><th>before</th><th>who</th><th>run id</th><th>reason</th></tr>
+{% for e in ledger %}<tr><td>{{ e.at }}</td><td>{{ e.action }}</td><td>{{ e.version or "" }}</td>
+<td>{{ e.previous or "" }}</td><td>{{ e.actor or "" }}</td><td>{{ e.run_id or "" }}</td><td>{{ e.reason }}</td></tr>
+{% endfor %}</table>
+{% else %}<p class="muted">This cycle wrote no ledger entry.</p>{% endif %}
 </section>
 
 <section id="since">
