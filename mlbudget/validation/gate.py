@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlbudget.errors import DependencyError, InputError
 from mlbudget.validation.messages import outcome_from_result
 from mlbudget.validation.result import ExpectationOutcome, ValidationResult
+from mlbudget.validation.stream import SAMPLE_ROWS, stream_window
 from mlbudget.validation.suite import expectation_specs
 
 if TYPE_CHECKING:
@@ -28,13 +29,26 @@ if TYPE_CHECKING:
 SUITE_NAME = "mlbudget_window"
 
 
-def validate_window(window: ProductionWindow, budget: Budget, spec: FeatureSpec) -> ValidationResult:
+def validate_window(
+    window: ProductionWindow,
+    budget: Budget,
+    spec: FeatureSpec,
+    sample_rows: int = SAMPLE_ROWS,
+    seed: int = 0,
+) -> ValidationResult:
     """Run the gate on ``window``.
+
+    A window of at most ``sample_rows`` rows is validated whole by GX. A larger one is never loaded
+    whole: one streaming pass (record batches) counts rows, nulls and out-of-range or non-finite
+    values exactly, and takes a seeded sample of ``sample_rows`` rows that GX validates (presence,
+    types, category sets); the result says so (``sample_rows``, ``method``).
 
     Args:
         window: the pulled window (its ``path`` is read).
         budget: the budget; ``monitoring.min_rows`` and ``monitoring.max_null_share`` set thresholds.
         spec: the model's feature spec: which columns, their reference ranges and categories.
+        sample_rows: the most rows GX validates.
+        seed: seed of the sample.
 
     Returns:
         The verdict with one outcome per expectation, in suite order.
@@ -45,10 +59,46 @@ def validate_window(window: ProductionWindow, budget: Budget, spec: FeatureSpec)
     """
     from mlbudget.sources.base import as_utc
 
-    frame = read_window(window.path)
-    specs = expectation_specs(list(frame.columns), budget, spec, as_utc(window.start), as_utc(window.end))
-    outcomes = run_expectations(gx_friendly(frame), specs)
-    return ValidationResult(success=all(o.success for o in outcomes), rows=len(frame), outcomes=outcomes)
+    total, columns = window_shape(window.path)
+    start, end = as_utc(window.start), as_utc(window.end)
+    if total <= sample_rows:
+        frame = read_window(window.path)
+        specs = expectation_specs(list(frame.columns), budget, spec, start, end)
+        outcomes = run_expectations(gx_friendly(frame), specs)
+        return ValidationResult(success=all(o.success for o in outcomes), rows=len(frame), outcomes=outcomes)
+    specs = expectation_specs(columns, budget, spec, start, end)
+    streamed = stream_window(window.path, specs, sample_rows=sample_rows, seed=seed)
+    outcomes = run_expectations(gx_friendly(streamed.sample), specs)
+    outcomes = [streamed.exact.get(i, outcome) for i, outcome in enumerate(outcomes)]
+    method = (
+        f"GX on a seeded sample of {len(streamed.sample)} of {total} rows; row count, nulls and ranges "
+        "(non-finite values included) counted exactly over every row"
+    )
+    return ValidationResult(
+        success=all(o.success for o in outcomes),
+        rows=total,
+        outcomes=outcomes,
+        sample_rows=len(streamed.sample),
+        method=method,
+    )
+
+
+def window_shape(path: str) -> tuple[int, list[str]]:
+    """The window's row count and column names, from the Parquet footer alone.
+
+    Raises:
+        InputError: the file is missing or not readable Parquet.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: window file missing (expected the Parquet file a source wrote)") from exc
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        text = " ".join(str(exc).split())[:300]
+        raise InputError(f"{path}: not a readable Parquet window ({type(exc).__name__}: {text})") from exc
+    return parquet.metadata.num_rows, list(parquet.schema_arrow.names)
 
 
 def read_window(path: str) -> pd.DataFrame:

@@ -35,6 +35,19 @@ def outcome_from_result(result: Any) -> ExpectationOutcome:
     )
 
 
+def outcome_from_parts(kind: str, kwargs: dict[str, Any], observed: dict[str, Any], ok: bool) -> ExpectationOutcome:
+    """An outcome computed outside GX (the streaming pass's exact aggregates), worded like GX's."""
+    column = kwargs.get("column")
+    formatter = _FORMATTERS.get(kind, _generic)
+    return ExpectationOutcome(
+        expectation=kind,
+        column=column,
+        success=ok,
+        message=formatter(column, kwargs, observed, ok),
+        observed=_observed(observed),
+    )
+
+
 def _exception_message(info: Any) -> str | None:
     """The first error GX caught, from its flat form or its per-metric form (``{metric id: ExceptionInfo}``)."""
     if not info:
