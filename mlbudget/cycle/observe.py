@@ -240,6 +240,14 @@ def plan(cycle_dir: str) -> dict[str, Any]:
         detection = read_model(cycle.layout.detection, DetectionReport)
         champion = ModelBundle(cycle.layout.champion)
         result = make_plan(detection, cycle.budget, cycle.ctx.actions, cycle.ctx.dry_run, champion=champion)
+        from mlbudget.cycle.watch import rolled_back
+
+        moved = rolled_back(cycle.layout.root)
+        if moved:  # the watch rolled the champion back (see detect): no candidate is made over the regressed one
+            from mlbudget.policy.plan import PlannedAlert
+
+            why = f"champion rolled back from version {moved['from']} to {moved['to']}; no candidates this cycle"
+            result = Plan(alerts=[PlannedAlert(kind="rollback", reason=why)])
         if not result.dry_run:
             from mlbudget.cycle.splits import write_generation_data
 

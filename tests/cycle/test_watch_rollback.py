@@ -125,6 +125,9 @@ def test_a_regressed_promotion_is_rolled_back_then_a_shared_breach_is_not(world)
     assert _champion(world) == "1"
     assert any(v.startswith("p95") and f"> {LIMIT_MS}" in v for v in outcome.violations), outcome.violations
     assert not (Path(outcome.cycle_dir) / "plan.json").exists()  # stopped after the rollback: nothing competed
+    planned = stages.plan(outcome.cycle_dir)  # a DAG goes on stage by stage: its plan makes no candidate
+    assert planned["actions"] == [] and planned["alerts"][0]["kind"] == "rollback"
+    assert "rolled back from version 2 to 1" in planned["summary"]
     assert _tags(world, "2")["mlbudget.production.compliant"] == "false"
 
     entry = registry.ledger(MODEL)[-1]
