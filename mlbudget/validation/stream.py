@@ -24,8 +24,9 @@ from mlbudget.validation.result import ExpectationOutcome
 if TYPE_CHECKING:
     import pandas as pd
 
-SAMPLE_ROWS = 100_000
-"""Rows Great Expectations validates when a window has more (a seeded uniform sample)."""
+SAMPLE_ROWS = 20_000
+"""Rows Great Expectations validates when a window has more (a seeded uniform sample: a 1 % share of
+unknown categories is estimated within about +/-0.14 % at 95 %)."""
 BATCH_ROWS = 65_536
 """Rows per record batch of the streaming pass."""
 EXACT_KINDS = frozenset(
