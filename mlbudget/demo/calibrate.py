@@ -23,7 +23,8 @@ microseconds, mostly call overhead), so there the latency limits sit at
 at ``FAST_MIN_IMPROVEMENT`` (0.5): the fast demo is about accuracy and drift;
 its candidates differ by a few microseconds of call overhead whose size depends
 on the machine (20 % between FP32 and INT8 on a loaded 2-core VM, any margin
-elsewhere), so they tie wherever it runs and the smallest wins.
+elsewhere, and at 5 % the winner changed with the load: see docs/measuring.md),
+so they tie wherever it runs and the smallest wins.
 
 The calibrated document is an ordinary budget: it is written once to
 ``<workdir>/budgets/`` with version ``<packaged version>+calibrated`` and the
