@@ -250,11 +250,14 @@ def _sort_key(verdict: CandidateVerdict, budget: Budget) -> tuple[float, str]:
 def _pareto_point(report: BenchmarkReport, budget: Budget) -> tuple[float, float, float, float]:
     level = report.level(budget.limits.latency.concurrency)
     p95 = level.p95_ms if level else float("inf")
-    return (p95, report.size_mb, report.peak_rss_mb, -(report.accuracy or 0.0))
+    quality = report.accuracy if report.accuracy is not None else (0.0 if _maximised("accuracy", budget) else 1e300)
+    return (p95, report.size_mb, report.peak_rss_mb, -quality if _maximised("accuracy", budget) else quality)
 
 
 def _maximised(objective: str, budget: Budget) -> bool:
-    """Throughput and accuracy are maximised."""
+    """Throughput and accuracy are maximised, except a lower-is-better quality metric (rmse, log_loss ...)."""
+    if objective == "accuracy" and budget.limits.accuracy is not None:
+        return budget.limits.accuracy.higher_is_better
     return objective in MAXIMISED
 
 
