@@ -179,3 +179,21 @@ def test_objective_direction(objective, winner):
 def test_missing_report_cannot_fit():
     decision = select_winner([cand("ghost")], {}, budget())
     assert decision.winner is None and decision.verdicts[0].breaches == ["no benchmark report"]
+
+
+def test_lower_is_better_quality_objective_picks_the_smaller_error():
+    b = budget(objective="accuracy")
+    b = b.model_copy(
+        update={
+            "limits": b.limits.model_copy(
+                update={"accuracy": type(b.limits.accuracy).model_validate({"metric": "rmse", "maximum": 80.0, "max_rise": 5.0})}
+            )
+        }
+    )
+    reports = {"coarse": report("c", 30.0, acc=70.0), "fine": report("f", 30.0, acc=50.0)}
+    for r in reports.values():
+        r.accuracy_metric = "rmse"
+    decision = select_winner([cand("coarse"), cand("fine")], reports, b)
+    assert decision.winner == "fine" and decision.promote
+    by_name = {v.name: v for v in decision.verdicts}
+    assert by_name["fine"].pareto and not by_name["coarse"].pareto
