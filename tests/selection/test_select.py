@@ -186,7 +186,11 @@ def test_lower_is_better_quality_objective_picks_the_smaller_error():
     b = b.model_copy(
         update={
             "limits": b.limits.model_copy(
-                update={"accuracy": type(b.limits.accuracy).model_validate({"metric": "rmse", "maximum": 80.0, "max_rise": 5.0})}
+                update={
+                    "accuracy": type(b.limits.accuracy).model_validate(
+                        {"metric": "rmse", "maximum": 80.0, "max_rise": 5.0}
+                    )
+                }
             )
         }
     )
