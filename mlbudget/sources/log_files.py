@@ -242,7 +242,8 @@ def _window_filter(schema: pa.Schema, timestamp: str, bounds: tuple[datetime, da
     else:
         return None  # strings: parsed after reading, then filtered
     field = ds.field(timestamp)
-    return (field >= lo) & (field < hi)
+    # rows without a time are read too, so that the normaliser refuses them instead of losing them silently
+    return ((field >= lo) & (field < hi)) | field.is_null(nan_is_null=True)
 
 
 def read_csv_files(files: LogFiles, paths: Iterable[str], keep: Callable[[str], bool] | None) -> pd.DataFrame:

@@ -287,13 +287,21 @@ def _timestamps(column: pd.Series, where: str, unit: str) -> pd.Series:
 
     try:
         if is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            return pd.to_datetime(column, unit=unit, utc=True)
-        return pd.to_datetime(column, utc=True, format="ISO8601")
+            stamps = pd.to_datetime(column, unit=unit, utc=True)
+        else:
+            stamps = pd.to_datetime(column, utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(
             f"{where}: column {TIMESTAMP} is not parseable as timestamps ({one_line(exc)}; "
             f"expected ISO 8601 strings, datetimes or epoch numbers)"
         ) from exc
+    missing = int(stamps.isna().sum())
+    if missing:
+        raise InputError(
+            f"{where}: column {TIMESTAMP} is null (or NaT) in {missing} of {len(stamps)} rows "
+            f"(expected the request time on every row: such rows belong to no window)"
+        )
+    return stamps
 
 
 def _statuses(column: pd.Series) -> pd.Series:

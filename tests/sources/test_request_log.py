@@ -156,3 +156,22 @@ def test_unknown_suffix_needs_a_format(tmp_path):
     with pytest.raises(InputError, match=r"log.txt: cannot tell the format from the suffix"):
         fetch(tmp_path / "log.txt", tmp_path)
     assert len(fetch(tmp_path / "log.txt", tmp_path, format="csv")) == 3
+
+
+@pytest.mark.parametrize("form", ["parquet-datetime", "parquet-epoch", "csv"])
+def test_rows_without_a_timestamp_are_refused_not_dropped(tmp_path, form):
+    """A NaT (or null epoch) row belongs to no window: the source says so instead of losing it silently."""
+    frame = log_frame().astype({"status": str})
+    stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    stamps.iloc[3] = pd.NaT  # a request inside the window whose time was lost
+    if form == "parquet-datetime":
+        frame["timestamp"] = stamps
+        frame.to_parquet(path := tmp_path / "log.parquet")
+    elif form == "parquet-epoch":
+        frame["timestamp"] = stamps.astype("int64").where(stamps.notna()) / 1e9  # seconds, NaN for the lost one
+        frame.to_parquet(path := tmp_path / "log.parquet")
+    else:
+        frame["timestamp"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+        frame.to_csv(path := tmp_path / "log.csv", index=False)
+    with pytest.raises(InputError, match=r"column timestamp is null \(or NaT\) in 1 of \d+ rows"):
+        fetch(path, tmp_path / "w")
