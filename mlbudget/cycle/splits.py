@@ -19,6 +19,8 @@ MAX_HOLDOUT_ROWS = 5000
 MAX_CALIBRATION_ROWS = 2000
 BATCH_ROWS = 65_536
 """Rows per record batch when the window is streamed."""
+_ARROW_LABEL_TYPES = {"int64": "int64", "float64": "float64", "string": "string"}
+"""Label types written straight from Arrow (others go through pandas' ``astype``)."""
 
 
 def write_generation_data(cycle: OpenCycle) -> GenerationData:
@@ -73,7 +75,7 @@ def split_window(
 
     from mlbudget.sources.window import LABEL
 
-    parquet = pq.ParquetFile(window_path)
+    parquet = pq.ParquetFile(window_path, pre_buffer=False)  # pre-buffering would hold every row group at once
     names = parquet.schema_arrow.names
     source_label = label if label in names else (LABEL if LABEL in names else None)
     total = parquet.metadata.num_rows
@@ -110,16 +112,25 @@ def split_window(
             holdouts.append(frame(batch, np.flatnonzero(in_holdout[local])))
         lo, hi = np.searchsorted(calibration_at, [offset, offset + n])
         calibrations.append(frame(batch, calibration_at[lo:hi] - offset))
-        fresh = frame(batch, np.flatnonzero(labelled[local] & ~in_holdout[local]))
-        table = pa.Table.from_pandas(
-            fresh[keep].astype({label: label_type}),
-            preserve_index=False,
-            schema=writer.schema if writer is not None else None,
-        )
+        rows = np.flatnonzero(labelled[local] & ~in_holdout[local])
+        if label_type in _ARROW_LABEL_TYPES and source_label is not None and label in keep:
+            # Arrow all the way (no pandas round trip): the same columns, names and label type.
+            part = batch.take(pa.array(rows, type=pa.int64()))
+            arrays = [part.column(source_label if c == label else c) for c in keep]
+            arrays[-1] = arrays[-1].cast(_ARROW_LABEL_TYPES[label_type])
+            table = pa.Table.from_arrays(arrays, names=keep)
+            if writer is not None:
+                table = table.cast(writer.schema)
+        else:
+            table = pa.Table.from_pandas(
+                frame(batch, rows)[keep].astype({label: label_type}),
+                preserve_index=False,
+                schema=writer.schema if writer is not None else None,
+            )
         if writer is None:
             writer = pq.ParquetWriter(data_dir / "fresh.parquet", table.schema)
         writer.write_table(table)
-        written += len(fresh)
+        written += len(rows)
         offset += n
     if writer is None:  # an empty window
         empty = parquet.schema_arrow.empty_table().to_pandas()

@@ -72,7 +72,7 @@ def stream_window(
 
     from mlbudget.validation.messages import outcome_from_parts
 
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering would hold every row group read at once
     total = parquet.metadata.num_rows
     names = set(parquet.schema_arrow.names)
     rng = np.random.default_rng(seed)
