@@ -152,6 +152,7 @@ def build_adopted_bundle(
     from mlbudget.adapters.base import choose_adapter
     from mlbudget.detection.drift.profile import profile_reference
     from mlbudget.models.contract import ModelContract, feature_columns
+    from mlbudget.models.quality import ReferenceQuality, write_reference_quality
     from mlbudget.models.signature import read_signature
 
     model_path = bundle_dir / MODEL_FILE
@@ -195,6 +196,17 @@ def build_adopted_bundle(
         Lineage(generator="adopted", config={"source": source, "adapter": adapter.name}, sha256=bundle.sha256())
     )
     quality = _reference_quality(budget, contract, session, adapter, reference)
+    if quality is not None:
+        # the champion's own level: production quality is compared with it, as well as with the floor
+        write_reference_quality(
+            bundle_dir,
+            ReferenceQuality(
+                metric=budget.limits.accuracy.metric,
+                value=quality,
+                rows=len(reference),
+                measured_on="the reference data it was adopted with",
+            ),
+        )
     return contract, quality
 
 

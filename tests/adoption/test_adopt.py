@@ -13,6 +13,7 @@ from mlbudget.adoption import adopt_model
 from mlbudget.cli.main import app
 from mlbudget.detection.drift.profile import ReferenceProfile
 from mlbudget.models.bundle import ModelBundle
+from mlbudget.models.quality import read_reference_quality
 from mlbudget.registry.store import MlflowRegistry
 
 pytestmark = pytest.mark.slow
@@ -54,6 +55,9 @@ def test_registers_the_champion_with_its_contract_and_reference(adopted, store, 
     assert [f.name for f in contract.categorical] == ["size_band"]
     profile = ReferenceProfile.load(bundle.profile_path)
     assert profile.rows == 350 and set(profile.columns) == set(contract.columns)
+    # the champion's own level travels with it: production quality is compared with it
+    level = read_reference_quality(folder, budget.limits.accuracy.metric)
+    assert level is not None and level.value == pytest.approx(first.reference_quality) and level.rows == 350
 
 
 def test_adopting_again_is_a_no_op_with_one_ledger_entry(adopted, store):

@@ -21,6 +21,7 @@ from mlbudget.cycle.context import CycleContext
 from mlbudget.cycle.run import run_cycle
 from mlbudget.models.bundle import ModelBundle
 from mlbudget.models.signature import read_signature, signature_mismatch
+from tests.cycle.test_fresh_data import _snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -39,16 +40,20 @@ def _cycle(name, foreign, make_budget, tmp_path_factory, write_request_log):
 
     _, champion_dir = MlflowRegistry(uri).champion(name, work / "champion")
     write_request_log(foreign, champion_dir, work / "logs", WINDOW_END)
-    ctx = CycleContext(
+    common = dict(
         budget_path=str(budget_path),
         workdir=str(work),
         tracking_uri=uri,
         window_end=WINDOW_END,
         source={"name": "request_log", "path": str(work / "logs" / "*.parquet")},
-        actions=FORCED,
-        reason="foreign model test",
         fast=True,
     )
+    # `mlbudget check` is a dry run: it validates and detects on the foreign model's logs, writes nothing
+    before = _snapshot(uri)
+    checked = run_cycle(CycleContext(reason="check", dry_run=True, **common))
+    assert checked.status == "dry_run" and checked.champion_before == adopted.version, checked
+    assert _snapshot(uri) == before, f"{name}: check wrote to MLflow"
+    ctx = CycleContext(actions=FORCED, reason="foreign model test", **common)
     started = time.perf_counter()
     outcome = run_cycle(ctx)
     seconds = time.perf_counter() - started
