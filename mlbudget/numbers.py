@@ -21,13 +21,16 @@ def compared(value: float, limit: float, decimals: int = 1) -> tuple[str, str]:
 
     Beyond the order, the rounding of each stays under half their distance, so
     the printed gap is the real one to within a half. Examples:
-    ``compared(1.05, 1.0) == ("1.05", "1.00")``; ``compared(41.2, 35.0) == ("41.2", "35.0")``.
+    ``compared(1.05, 1.0) == ("1.05", "1.00")``; ``compared(41.2, 35.0) == ("41.2", "35.0")``;
+    ``compared(0.0519, 0.001) == ("0.052", "0.001")`` (neither non-zero number prints as zero).
     """
     gap = abs(value - limit)
     for d in range(decimals, MAX_DECIMALS + 1):
         a, b = f"{value:.{d}f}", f"{limit:.{d}f}"
         close = gap == 0 or max(abs(float(a) - value), abs(float(b) - limit)) < gap / 2
-        if close and _order(float(a), float(b)) == _order(value, limit):
+        # a non-zero number never prints as zero (a 0.001 ms limit is not "0.00 ms")
+        zeroed = (float(a) == 0) != (value == 0) or (float(b) == 0) != (limit == 0)
+        if close and not zeroed and _order(float(a), float(b)) == _order(value, limit):
             return a, b
     return repr(value), repr(limit)
 

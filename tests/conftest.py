@@ -54,3 +54,13 @@ def demo_spec():
 def tiny_onnx(tmp_path_factory) -> Path:
     """A tiny real ONNX MLP: input [N, 8] float32 -> logits [N, 3]."""
     return make_mlp_onnx(tmp_path_factory.mktemp("tiny") / "model.onnx")
+
+
+@pytest.fixture(autouse=True)
+def _no_airflow_task_context(monkeypatch):
+    """Airflow's in-process dag.test() leaves AIRFLOW_CTX_* in os.environ; outside a task no test may see them
+    (the ledger would name a DAG as the actor of a CLI call)."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("AIRFLOW_CTX_")]:
+        monkeypatch.delenv(name)

@@ -18,6 +18,8 @@ from mlbudget.numbers import compared, compared_percent, signed_percent, signifi
         (0.999, 1.0, ("0.999", "1.000")),
         (1.0, 1.0, ("1.0", "1.0")),
         (1.0401, 1.0, ("1.04", "1.00")),
+        (0.0519, 0.001, ("0.052", "0.001")),  # a tiny limit never prints as zero
+        (0.0, 0.004, ("0.000", "0.004")),
     ],
 )
 def test_compared_keeps_the_order_of_the_values(value, limit, expected):

@@ -78,7 +78,7 @@ def test_a_model_that_breaks_limits_exits_1_naming_each_breach(gate_models, tmp_
     )
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("FAIL: ")
-    assert "breach: p95 " in result.stdout and "ms > 0.0 ms at concurrency 1" in result.stdout
+    assert "breach: p95 " in result.stdout and "ms > 0.001 ms at concurrency 1" in result.stdout
     assert "breach: accuracy 0.3" in result.stdout and "< 0.900 minimum" in result.stdout
     suite, cases = _cases(junit)
     assert suite.get("failures") == "2"
