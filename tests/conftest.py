@@ -57,10 +57,16 @@ def tiny_onnx(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_airflow_task_context(monkeypatch):
-    """Airflow's in-process dag.test() leaves AIRFLOW_CTX_* in os.environ; outside a task no test may see them
-    (the ledger would name a DAG as the actor of a CLI call)."""
+def _no_airflow_task_context():
+    """Airflow's in-process dag.test() leaves AIRFLOW_CTX_* in os.environ; outside a task no test or fixture may
+    see them (the ledger would name a DAG as the actor of a CLI call). Cleared before and after every test, so a
+    leak never reaches a fixture built for a later test."""
     import os
 
-    for name in [n for n in os.environ if n.startswith("AIRFLOW_CTX_")]:
-        monkeypatch.delenv(name)
+    def clear():
+        for name in [n for n in os.environ if n.startswith("AIRFLOW_CTX_")]:
+            del os.environ[name]
+
+    clear()
+    yield
+    clear()

@@ -1,7 +1,8 @@
 """Re-measure several models interleaved over repetitions, each run in a fresh process.
 
-Round ``r`` measures every model once, in the same order (A B C, A B C, ...),
-so a change in the machine's load during the rounds touches every model alike.
+Round ``r`` measures every model once, each round starting one model later
+(A B C, B C A, C A B, ...), so a change in the machine's load during the rounds
+touches every model alike and no model is always measured first.
 A run whose deciding concurrency levels are unstable (their measurement windows
 never agreed, see :func:`mlbudget.benchmark.stats.windows_stable`) is measured
 again at once, up to ``retries`` times; when it stays unstable it is kept with
@@ -83,7 +84,9 @@ def measure_interleaved(
         check_onnx_file(item.model_path)
     runs: dict[str, list[RepeatedRun]] = {item.name: [] for item in items}
     for rep in range(1, repetitions + 1):
-        for item in items:
+        # each round starts one item later (A B C, B C A, C A B ...): no item is always first or last in a round
+        shift = (rep - 1) % len(items) if items else 0
+        for item in items[shift:] + items[:shift]:
             runs[item.name].append(
                 _one_round(item, rep, hardware, load, settings, retries, deciding, timeout_s, on_progress)
             )

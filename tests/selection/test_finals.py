@@ -187,10 +187,10 @@ def test_interleaved_rounds_in_fresh_processes_and_unstable_runs_measured_again(
         "A: round 1, attempt 2",
         "B: round 1",
         "B: round 1, attempt 2",
+        "B: round 2",  # each round starts one item later: no item is always measured first
+        "B: round 2, attempt 2",
         "A: round 2",
         "A: round 2, attempt 2",
-        "B: round 2",
-        "B: round 2, attempt 2",
     ]
     for name in ("A", "B"):
         assert [r.repetition for r in runs[name]] == [1, 2]
