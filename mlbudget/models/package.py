@@ -68,7 +68,6 @@ def write_bundle(
     Raises:
         ModelFileError: no model given, or the written model is not valid ONNX.
     """
-    from mlbudget.candidates.base import Candidate
     from mlbudget.models.train import export_onnx
 
     out = Path(out_dir)
@@ -88,18 +87,7 @@ def write_bundle(
     if reference is not None:
         _write_reference(reference, out / REFERENCE_FILE, max_reference_rows, lineage.get("seed") or 0)
         _write_profile(out, spec)
-    bundle = ModelBundle(out)
-    record = Lineage.model_validate({**lineage, "sha256": bundle.sha256()})
-    bundle.write_lineage(record)
-    return Candidate(
-        name=name,
-        bundle_dir=str(out),
-        generator=record.generator,
-        sha256=record.sha256,
-        size_mb=bundle.size_mb(),
-        lineage=record,
-        fp32=fp32,
-    )
+    return _finished(out, name, lineage, fp32)
 
 
 def _write_profile(out: Path, spec: FeatureSpec) -> None:
@@ -129,7 +117,6 @@ def write_child_bundle(
     Raises:
         ModelFileError: the written model is not valid ONNX.
     """
-    from mlbudget.candidates.base import Candidate
     from mlbudget.models.bundle import CONTRACT_FILE, PROFILE_FILE
 
     out = Path(out_dir)
@@ -139,18 +126,7 @@ def write_child_bundle(
     for file in (CONTRACT_FILE, FEATURES_FILE, TORCH_FILE, REFERENCE_FILE, PROFILE_FILE):
         if (source.root / file).is_file():
             shutil.copyfile(source.root / file, out / file)
-    bundle = ModelBundle(out)
-    record = Lineage.model_validate({**lineage, "sha256": bundle.sha256()})
-    bundle.write_lineage(record)
-    return Candidate(
-        name=name,
-        bundle_dir=str(out),
-        generator=record.generator,
-        sha256=record.sha256,
-        size_mb=bundle.size_mb(),
-        lineage=record,
-        fp32=fp32,
-    )
+    return _finished(out, name, lineage, fp32)
 
 
 def _write_reference(reference: pd.DataFrame | str | Path, dest: Path, max_rows: int | None, seed: int) -> None:
@@ -219,3 +195,21 @@ def require_torch(parent: Candidate, generator: str) -> Path:
             f"(torch.pt) but parent {parent.name!r} has none"
         )
     return path
+
+
+def _finished(out: Path, name: str, lineage: dict[str, Any], fp32: bool) -> Candidate:
+    """Stamp lineage.json with the written graph's sha256 and describe the bundle as a candidate."""
+    from mlbudget.candidates.base import Candidate
+
+    bundle = ModelBundle(out)
+    record = Lineage.model_validate({**lineage, "sha256": bundle.sha256()})
+    bundle.write_lineage(record)
+    return Candidate(
+        name=name,
+        bundle_dir=str(out),
+        generator=record.generator,
+        sha256=record.sha256,
+        size_mb=bundle.size_mb(),
+        lineage=record,
+        fp32=fp32,
+    )
