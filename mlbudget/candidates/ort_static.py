@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -124,7 +124,9 @@ class OrtStaticInt8Generator(CandidateGenerator):
             return src
         return dest
 
-    def _quantize(self, src: Path, dest: Path, adapter, rows: pd.DataFrame, config: OrtStaticInt8Config) -> None:
+    def _quantize(
+        self, src: Path, dest: Path, adapter, rows: pd.DataFrame, config: OrtStaticInt8Config, **nodes: Any
+    ) -> None:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
         method = {
@@ -145,6 +147,7 @@ class OrtStaticInt8Generator(CandidateGenerator):
                 activation_type=QuantType[config.activation_type],
                 weight_type=QuantType[config.weight_type],
                 calibrate_method=method,
+                **nodes,  # nodes_to_exclude / nodes_to_quantize, for the accuracy-aware variant
             )
         except Exception as exc:  # ORT raises plain Exceptions and ValueErrors
             raise MlbudgetError(f"{self.name}: quantize_static failed on {src} ({exc})") from exc

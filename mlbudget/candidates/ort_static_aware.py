@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
@@ -88,7 +88,7 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
             nodes = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in QUANTIZABLE_OPS and n.name]
 
             def quantize(path: Path, **kwargs) -> Path:
-                self._quantize_nodes(prepared, path, adapter, frame, config, **kwargs)
+                self._quantize(prepared, path, adapter, frame, config, **kwargs)
                 return path
 
             excluded: list[str] = []
@@ -122,33 +122,6 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
                     Path(out_dir) / name, name=name, source=source, onnx_src=quantized, fp32=False, lineage=lineage
                 )
             ]
-
-    def _quantize_nodes(self, src: Path, dest: Path, adapter, rows, config, **nodes: Any) -> None:
-        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-        from mlbudget.candidates.ort_static import _reader
-
-        method = {
-            "minmax": CalibrationMethod.MinMax,
-            "entropy": CalibrationMethod.Entropy,
-            "percentile": CalibrationMethod.Percentile,
-        }[config.calibrate_method]
-        try:
-            quantize_static(
-                str(src),
-                str(dest),
-                _reader(adapter, rows, config.batch_size),
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=config.op_types,
-                per_channel=config.per_channel,
-                reduce_range=config.reduce_range,
-                activation_type=QuantType[config.activation_type],
-                weight_type=QuantType[config.weight_type],
-                calibrate_method=method,
-                **nodes,
-            )
-        except Exception as exc:  # ORT raises plain Exceptions and ValueErrors
-            raise MlbudgetError(f"{self.name}: quantize_static failed on {src} ({exc})") from exc
 
 
 def _holdout(data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:
