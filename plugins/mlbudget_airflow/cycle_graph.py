@@ -170,20 +170,22 @@ def approval_task():
     It waits in ``awaiting_input`` until someone answers; there is no timeout (a cycle with a
     pending approval keeps its run open, and the next run of the same DAG waits for it).
     """
-    from airflow.providers.standard.operators.hitl import HITLOperator
     from airflow.sdk import Param
 
+    from mlbudget_airflow.approval import RetrySafeApprovalOperator
+
     pulled = "ti.xcom_pull(task_ids='approval_needed')"
-    return HITLOperator(
+    return RetrySafeApprovalOperator(
         task_id="approve_promotion",
         subject="{{ " + pulled + "['subject'] }}",
         body="{{ " + pulled + "['body'] }}",
         options=[APPROVE, REJECT],
         params={"comment": Param("", type="string", title="Comment", description="Why (recorded in the ledger)")},
         # Under load the executor can report the task's exit before its move to awaiting_input lands, and
-        # the scheduler fails it; a retry asks again.
-        retries=2,
+        # the scheduler fails that try; a retry asks again, or finishes with the answer an earlier try got.
+        retries=3,
         retry_delay=timedelta(seconds=10),
+        execution_timeout=None,  # not the cycle's 2 h: HITL would take it as a deadline for the answer
     )
 
 

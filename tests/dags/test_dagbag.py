@@ -93,6 +93,10 @@ def test_a_required_approval_is_asked_after_the_report(dagbag, dag_id):
     assert "report" in dag.task_dict["approval_needed"].upstream_task_ids
     assert dag.task_dict["approve_promotion"].upstream_task_ids == {"approval_needed"}
     assert dag.task_dict["approve_promotion"].options == ["Approve", "Reject"]
+    # An answer given survives a retried try; and there is no deadline for it (not the cycle's 2 h).
+    assert type(dag.task_dict["approve_promotion"]).__name__ == "RetrySafeApprovalOperator"
+    assert dag.task_dict["approve_promotion"].response_timeout is None
+    assert dag.task_dict["approve_promotion"].retries >= 1
     assert "approve_promotion" in dag.task_dict["record_decision"].upstream_task_ids
     assert dag.task_dict["record_decision"].pool == "mlbudget_registry"
 
