@@ -28,6 +28,10 @@ IN_MEMORY_ROWS = 250_000
 (one pass over the file); above, a second pass counts them (memory bounded by the batch size)."""
 SAMPLE_SEED = 20240601
 """Seed of the layout sample (the same table always gets the same bins)."""
+MOMENT_BOUND = 1e150
+"""Finite values beyond +/- this bound enter sums, mean and spread at the bound: squares of larger
+values overflow float64 (1e300 is finite, 1e300 squared is not). They are still counted, in their
+bin, and as the column's min or max."""
 
 
 class NumericCounter:
@@ -55,6 +59,9 @@ class NumericCounter:
         self.nulls += len(values) - len(valid)
         if not len(valid):
             return
+        low, high = float(valid.min()), float(valid.max())
+        if low < -MOMENT_BOUND or high > MOMENT_BOUND:
+            valid = np.clip(valid, -MOMENT_BOUND, MOMENT_BOUND)
         counts, sums = self.grid.counts(valid, weights=True)
         self.grid_counts += counts
         self.grid_sums += sums
@@ -67,7 +74,7 @@ class NumericCounter:
         self.m2 += m2 + delta**2 * self.count * n / total
         self.mean += delta * n / total
         self.count = total
-        self.min, self.max = min(self.min, float(valid.min())), max(self.max, float(valid.max()))
+        self.min, self.max = min(self.min, low), max(self.max, high)
 
     def result(self) -> NumericColumnProfile:
         if self.edge_positions is not None:
