@@ -147,7 +147,8 @@ class Predictor:
         names = self._numeric_names
         block = self._numbers(rows)
         block = np.where(np.isnan(block), self._means, block)  # nulls: the reference mean, as transform does
-        out[:, : len(names)] = (block - self._means) / self._stds
+        scaled = (block - self._means) / self._stds
+        out[:, : len(names)] = _narrow(scaled, np.float32, names, self.spec.input_name, shown=block)
         offset = len(self.spec.numeric)
         for feature, index in zip(self.spec.categorical, self._category_index):
             for r, row in enumerate(rows):
@@ -190,7 +191,8 @@ class Predictor:
             if text is not None:  # columns: one string input
                 values = np.array([_text(row.get(text), text) or "" for row in rows], dtype=object)
             elif isinstance(index, list):  # matrix: numeric columns side by side
-                out[item.name] = block[:, index].astype(item.numpy_dtype)
+                names = [self._numeric_names[i] for i in index]
+                out[item.name] = _narrow(block[:, index], item.numpy_dtype, names, item.name)
                 continue
             else:  # columns: one numeric input
                 values = block[:, index]
@@ -199,7 +201,7 @@ class Predictor:
                         f"column {self._numeric_names[index]!r} cannot feed input {item.describe()} "
                         "(nulls cannot feed an integer input)"
                     )
-                values = values.astype(item.numpy_dtype)
+                values = _narrow(values.reshape(-1, 1), item.numpy_dtype, [self._numeric_names[index]], item.name)
             out[item.name] = values.reshape(-1, 1) if item.rank == 2 else values.reshape(-1)
         return out
 
@@ -249,6 +251,32 @@ def _feed_plan(adapter: Any, numeric: list[str], categorical: list[str]) -> list
         else:
             return None
     return plan
+
+
+def _narrow(
+    values: np.ndarray, dtype: Any, names: list[str], input_name: str, shown: np.ndarray | None = None
+) -> np.ndarray:
+    """``values`` (rows x ``names``, float64) as the graph input's ``dtype``; a BadRequest where a finite
+    value does not fit it (1e39 is a float64 but overflows float32 to inf; 1e20 is no int64). ``shown``:
+    the request's values, where ``values`` are derived from them (standardised), for the message."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.itemsize < values.dtype.itemsize:
+        bad = np.abs(values) > np.finfo(dtype).max
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        bad = (values < info.min) | (values > info.max)
+    else:
+        return values.astype(dtype)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise BadRequest(
+            f"feature {names[col]}: {(values if shown is None else shown)[row, col]:.6g} is out of the range "
+            f"of input {input_name!r} "
+            f"({dtype.name}: at most {np.finfo(dtype).max if dtype.kind == 'f' else np.iinfo(dtype).max:.6g})"
+        )
+    return values.astype(dtype)
 
 
 def _text(value: Any, name: str) -> str | None:

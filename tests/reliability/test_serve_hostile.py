@@ -99,6 +99,7 @@ def _errors(url: str) -> dict[str, float]:
         ("-Infinity", "-Infinity is not a number JSON allows"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ("true", "feature f00: True is not a number"),
+        ("1e39", "feature f00: 1e+39 is out of the range of input"),  # a float64, but no float32
     ],
 )
 def test_hostile_values_are_a_400_and_counted(served, value, message):

@@ -188,3 +188,16 @@ def test_fast_feeds_are_the_adapters_feeds(name, request, tmp_path):
             assert fast[key].tolist() == slow[key].tolist(), key
         else:
             np.testing.assert_array_equal(fast[key], slow[key])
+
+
+@pytest.mark.slow  # skl2onnx and scikit-learn take seconds to import on a loaded 2-core machine
+def test_a_float64_value_beyond_a_float32_input_is_a_bad_request(gbr, tmp_path):
+    """1e39 parses as a finite float64 and would reach the float32 matrix input as inf: refused, named."""
+    from mlbudget.serve.predictor import BadRequest
+
+    predictor = Predictor(adopt_bundle(gbr, tmp_path / "bundle"))
+    row = gbr.rows[predictor.columns].iloc[0].to_dict()
+    assert predictor.encode([row])  # the row itself feeds the graph
+    column = predictor.columns[2]
+    with pytest.raises(BadRequest, match=rf"feature {column}: 1e\+39 is out of the range of input .*float32"):
+        predictor.encode([row, {**row, column: 1e39}])
