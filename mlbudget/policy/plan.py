@@ -49,14 +49,17 @@ class Plan(BaseModel):
 
     def summary(self) -> str:
         alerts = "; ".join(f"alert: {a.reason}" for a in self.alerts)
+        left_out = [f"{a.kind} left out: {a.reason}" for a in self.skipped]
         if not self.actions:
-            return f"no model action; {alerts}" if alerts else "no action: every finding is within budget"
+            if not alerts:
+                return "; ".join(["no action: every finding is within budget", *left_out])
+            return "; ".join([f"no model action; {alerts}", *left_out])
         by_reason: dict[str, list[str]] = {}
         for action in self.actions:
             by_reason.setdefault(action.reason, []).append(action.kind)
         text = "; ".join(f"{', '.join(kinds)} because {reason}" for reason, kinds in by_reason.items())
         text = f"{text}; {alerts}" if alerts else text
-        return "; ".join([text, *(f"{a.kind} left out: {a.reason}" for a in self.skipped)])
+        return "; ".join([text, *left_out])
 
 
 def _triggers(findings: list[Finding], kinds: list[str], on_warn: bool) -> list[Finding]:
@@ -95,19 +98,22 @@ def make_plan(
     for kind in forced or []:
         CandidateGenerator.lookup(kind)
         actions.setdefault(kind, PlannedAction(kind=kind, reason="forced on demand", forced=True))
-    covered: set[str] = set()
+    answers: dict[str, set[str]] = {}  # generator -> the finding kinds whose rule asked for it
     for rule in budget.policy.rules:
         fired = _triggers(detection.findings, list(rule.when), rule.on_warn)
         if not fired:
             continue
-        covered.update(f.kind for f in fired)
         reason = "; ".join(dict.fromkeys(f.message for f in fired[:3]))
         for kind in rule.actions:
             CandidateGenerator.lookup(kind)
             actions.setdefault(kind, PlannedAction(kind=kind, reason=reason))
+            answers.setdefault(kind, set()).update(f.kind for f in fired)
     skipped = leave_out_inapplicable(actions, champion, budget) if champion is not None else []
     ordered = list(actions.values())
-    alerts = _alerts(detection.findings, covered)
+    # A finding is answered only by a candidate that will be made: one whose every generator was left
+    # out (retraining a model without a trainer) is still an alert, never "within budget".
+    covered = set().union(*(answers.get(a.kind, set()) for a in ordered))
+    alerts = _alerts(detection.findings, covered, set().union(*(answers.get(a.kind, set()) for a in skipped)))
     makes_fp32 = {k for k in actions if CandidateGenerator.lookup(k).makes_fp32}
     return Plan(
         actions=ordered,
@@ -119,13 +125,22 @@ def make_plan(
     )
 
 
-def _alerts(findings: list[Finding], covered: set[str]) -> list[PlannedAlert]:
-    """One alert per kind of violation that no rule answered (and always for the alert-only kinds)."""
+def _alerts(findings: list[Finding], covered: set[str], left_out: set[str] = frozenset()) -> list[PlannedAlert]:
+    """One alert per kind of violation that no candidate answers (and always for the alert-only kinds);
+    ``left_out``: kinds a rule answered only with generators that cannot apply to the champion."""
     by_kind: dict[str, list[str]] = {}
     for f in findings:
         if f.status == "violation" and (f.kind in ALERT_ONLY or f.kind not in covered):
             by_kind.setdefault(f.kind, []).append(f.message)
     return [
-        PlannedAlert(kind=kind, reason="; ".join(dict.fromkeys(messages[:3])) + " (no model candidate fixes this)")
+        PlannedAlert(
+            kind=kind,
+            reason="; ".join(dict.fromkeys(messages[:3]))
+            + (
+                " (the policy's candidates for it cannot apply to this model)"
+                if kind in left_out and kind not in ALERT_ONLY
+                else " (no model candidate fixes this)"
+            ),
+        )
         for kind, messages in by_kind.items()
     ]

@@ -218,7 +218,20 @@ chart colour.</p>
 {% for a in plan.actions %}
 <tr><td>{{ a.kind }}</td><td>{{ a.reason }}</td><td>{{ "yes" if a.get("forced") else "" }}</td></tr>
 {% endfor %}</table>
+{% elif plan.get("alerts") %}<p>No model action.</p>
 {% else %}<p>No action: every finding is within budget.</p>{% endif %}
+{% if plan.get("alerts") %}
+<table><tr><th>alert (remains)</th><th>why</th></tr>
+{% for a in plan.alerts %}
+<tr><td class="bad">{{ a.kind }}</td><td>{{ a.reason }}</td></tr>
+{% endfor %}</table>
+{% endif %}
+{% if plan.get("skipped") %}
+<table><tr><th>left out</th><th>why it cannot apply</th></tr>
+{% for a in plan.skipped %}
+<tr><td>{{ a.kind }}</td><td>{{ a.reason }}</td></tr>
+{% endfor %}</table>
+{% endif %}
 {% if plan.get("dry_run") %}<p>Dry run: the cycle stopped after planning.</p>{% endif %}
 {% else %}<p class="muted">The cycle stopped before planning.</p>{% endif %}
 </section>

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from mlbudget.budget.model import Budget
-from mlbudget.detection.findings import DetectionReport
+from mlbudget.detection.findings import DetectionReport, Finding
 from mlbudget.models.bundle import ModelBundle
 from mlbudget.policy.plan import make_plan
 
@@ -66,3 +66,23 @@ def test_train_is_left_out_when_the_budget_declares_no_trainer(tmp_path, tiny_on
     )
     plan = make_plan(DetectionReport(findings=[]), with_trainer, forced=["train"], champion=champion)
     assert [a.kind for a in plan.actions] == ["train"] and plan.skipped == []
+
+
+def test_a_violation_whose_every_candidate_is_left_out_is_an_alert_not_within_budget(tmp_path, tiny_onnx, budget):
+    """Drift on an adopted model: the default rule asks for retrain, which cannot apply. The plan makes
+    nothing, and says the drift remains (an alert, so the cycle's exit code says so)."""
+    drift = Finding(kind="drift", status="violation", metric="drifted_share", message="6 of 10 features drifted (60% > 30%)")
+    plan = make_plan(DetectionReport(findings=[drift]), budget, champion=_bundle(tmp_path, tiny_onnx))
+    assert plan.actions == [] and [a.kind for a in plan.skipped] == ["retrain"]
+    assert [(a.kind, a.reason) for a in plan.alerts] == [
+        ("drift", "6 of 10 features drifted (60% > 30%) (the policy's candidates for it cannot apply to this model)")
+    ]
+    assert "within budget" not in plan.summary()
+    assert plan.summary().startswith("no model action; alert: 6 of 10 features drifted")
+    assert "retrain left out: retrain needs the model's PyTorch program" in plan.summary()
+
+
+def test_a_violation_answered_by_one_applicable_candidate_is_no_alert(tmp_path, tiny_onnx, budget):
+    latency = Finding(kind="latency", status="violation", metric="p95_ms", message="p95 2.00 ms > 1.00 ms")
+    plan = make_plan(DetectionReport(findings=[latency]), budget, champion=_bundle(tmp_path, tiny_onnx))
+    assert plan.actions and plan.alerts == []

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mlbudget.detection.findings import DetectionReport, DriftReport, DriftRow, Finding
-from mlbudget.policy.plan import Plan, PlannedAction
+from mlbudget.policy.plan import Plan, PlannedAction, PlannedAlert
 from mlbudget.report.html import write_report
 from mlbudget.selection.select import select_winner
 from mlbudget.validation.result import ExpectationOutcome, ValidationResult
@@ -149,3 +149,27 @@ def test_report_before_selection(tmp_path):
     assert "Plotly.newPlot" not in html.split("var figs")[0]  # no chart, so no plotly.js either
     assert "var figs = {};" in html
     assert json.loads(Path(paths["json"]).read_text())["decision"] is None
+
+
+def test_a_plan_with_alerts_and_left_out_generators_is_never_within_budget(tmp_path):
+    """No candidate was made, yet a violation remains: the report says so, and what could not apply."""
+    plan = Plan(
+        alerts=[PlannedAlert(kind="drift", reason="6 of 10 features drifted (the policy's candidates ...)")],
+        skipped=[PlannedAction(kind="retrain", reason="retrain needs a trainer; this model has none")],
+    )
+    paths = write_report(
+        tmp_path,
+        budget=budget(),
+        budget_sha256="0" * 64,
+        validation=None,
+        detection=None,
+        plan=plan.model_dump(),
+        candidates=[],
+        reports={},
+        decision=None,
+    )
+    html = Path(paths["html"]).read_text()
+    plan_section = html.split('<section id="plan">')[1].split("</section>")[0]
+    assert "within budget" not in plan_section and "No model action." in plan_section
+    assert '<td class="bad">drift</td><td>6 of 10 features drifted' in plan_section
+    assert "<td>retrain</td><td>retrain needs a trainer; this model has none</td>" in plan_section
