@@ -71,7 +71,9 @@ def test_train_is_left_out_when_the_budget_declares_no_trainer(tmp_path, tiny_on
 def test_a_violation_whose_every_candidate_is_left_out_is_an_alert_not_within_budget(tmp_path, tiny_onnx, budget):
     """Drift on an adopted model: the default rule asks for retrain, which cannot apply. The plan makes
     nothing, and says the drift remains (an alert, so the cycle's exit code says so)."""
-    drift = Finding(kind="drift", status="violation", metric="drifted_share", message="6 of 10 features drifted (60% > 30%)")
+    drift = Finding(
+        kind="drift", status="violation", metric="drifted_share", message="6 of 10 features drifted (60% > 30%)"
+    )
     plan = make_plan(DetectionReport(findings=[drift]), budget, champion=_bundle(tmp_path, tiny_onnx))
     assert plan.actions == [] and [a.kind for a in plan.skipped] == ["retrain"]
     assert [(a.kind, a.reason) for a in plan.alerts] == [
