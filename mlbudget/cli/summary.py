@@ -57,7 +57,10 @@ def _fmt(value, spec: str) -> str:
 def _benchmark_table(outcome) -> Table:
     table = Table(title="candidates (latency at the budget's stated concurrency)", title_justify="left")
     table.add_column("candidate", overflow="fold", min_width=24)
-    for col in ("p50 ms", "p95 ms", "size MB", "accuracy"):
+    # The quality column is named by the metric measured (rmse for a regressor), not "accuracy" for all.
+    metrics = {row.get("accuracy_metric") for row in outcome.benchmarks if row.get("accuracy_metric")}
+    quality = metrics.pop() if len(metrics) == 1 else "quality"
+    for col in ("p50 ms", "p95 ms", "size MB", quality):
         table.add_column(col, justify="right", no_wrap=True)
     for row in outcome.benchmarks:
         if "error" in row:

@@ -143,6 +143,7 @@ def benchmark(cycle_dir: str, candidate: str) -> dict[str, Any]:
         "size_mb": report.size_mb,
         "peak_rss_mb": report.peak_rss_mb,
         "accuracy": report.accuracy,
+        "accuracy_metric": report.accuracy_metric,
     }
 
 

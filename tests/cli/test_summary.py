@@ -35,3 +35,12 @@ def test_violations_left_unresolved_are_listed():
     assert "left unresolved (1):" in text and "• error rate 2.00% > 1.00%" in text
     kept = _render(status="kept", champion_after="1", winner="champion")
     assert "new champion" not in kept
+
+
+def test_the_quality_column_is_named_by_its_metric():
+    row = {"candidate": "champion", "p50_ms": 0.005, "p95_ms": 0.027, "size_mb": 0.1, "accuracy": 18.7}
+    regressor = _render(status="kept", winner="champion", benchmarks=[row | {"accuracy_metric": "rmse"}])
+    header = next(line for line in regressor.splitlines() if "p95 ms" in line)
+    assert "rmse" in header and "accuracy" not in header
+    earlier = _render(status="kept", winner="champion", benchmarks=[row])  # a cycle written before the metric
+    assert "quality" in next(line for line in earlier.splitlines() if "p95 ms" in line)
