@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.slow
 
 WINDOW_END = datetime(2026, 11, 1, tzinfo=UTC)
 FORCED = ["ort_dynamic_int8", "ort_static_int8", "retrain"]
+SETTINGS: dict[str, dict] = {}
+"""Per model: the cycle settings its fixture used (budget, workdir, tracking URI), for later cycles."""
 
 
 def _cycle(name, foreign, make_budget, tmp_path_factory, write_request_log):
@@ -48,6 +51,7 @@ def _cycle(name, foreign, make_budget, tmp_path_factory, write_request_log):
         source={"name": "request_log", "path": str(work / "logs" / "*.parquet")},
         fast=True,
     )
+    SETTINGS[name] = common
     # `mlbudget check` is a dry run: it validates and detects on the foreign model's logs, writes nothing
     before = _snapshot(uri)
     checked = run_cycle(CycleContext(reason="check", dry_run=True, **common))
@@ -143,3 +147,29 @@ def test_pytorch_two_input_cycle(torch_cycle):
     assert {"ort_dynamic_int8@champion", "ort_static_int8@champion"} <= set(_candidates(outcome))
     _assert_signature_kept(outcome, champion_dir)
     _assert_decided(outcome)
+
+
+def test_a_foreign_models_next_cycle_reports_every_part(gbr_cycle, gbr, write_request_log):
+    """The report of a second cycle of an adopted regressor, a day later: latency distributions and
+    per-level latency, both trade-off charts, what changed since the first cycle and the trend across
+    both, read back from MLflow (the parts a reviewer opens; tests/report checks how each is drawn)."""
+    adopted, first, champion_dir = gbr_cycle
+    common = SETTINGS["diabetes-gbr"]
+    later = WINDOW_END + timedelta(days=1)
+    logs = Path(common["workdir"]) / "logs-next-day"
+    write_request_log(gbr, champion_dir, logs, later)
+    source = {"name": "request_log", "path": str(logs / "*.parquet")}
+    second = run_cycle(CycleContext(**{**common, "window_end": later, "source": source, "reason": "next day"}))
+    assert second.status in {"kept", "promoted", "no_fit"}, second
+    folder = Path(second.cycle_dir) / "report"
+    doc = json.loads((folder / "report.json").read_text())
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    figures = set(re.findall(r'"(\w+)": \{"data"', html))
+    assert {"latency_cdf", "latency_levels", "tradeoff_size", "tradeoff_quality", "trend"} <= figures, figures
+    since = doc["since_last_cycle"]
+    assert since is not None, "no 'since the last cycle' although a cycle of this budget ran the day before"
+    assert since["before"]["run_id"] != since["after"]["run_id"]
+    assert since["champion_before"]["version"] == since["champion_after"]["version"] == adopted.version
+    assert [p["window_end"][:10] for p in doc["trend"]["points"]][-2:] == ["2026-11-01", "2026-11-02"]
+    for section in ("since", "trends", "latency", "tradeoff", "candidates", "plan"):
+        assert f'<section id="{section}">' in html
