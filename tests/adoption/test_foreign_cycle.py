@@ -9,8 +9,8 @@ must keep the champion's ONNX signature.
 from __future__ import annotations
 
 import json
-import time
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
