@@ -65,9 +65,19 @@ def ledger_command(
     for e in entries:
         state = "" if e["status"] == "done" else f" [{e['status']}]"
         who = _escape(e.get("actor") or "?")
+        # Which budget and which run acted (the governance questions), before the free-text reason.
+        budget = " ".join(
+            part
+            for part in (
+                _escape(e.get("budget_version") or ""),
+                f"sha256 {_escape(e['budget_sha256'][:12])}" if e.get("budget_sha256") else "",
+            )
+            if part
+        )
+        where = (f"  budget {budget}" if budget else "") + (f"  run {_escape(e['run_id'])}" if e.get("run_id") else "")
         out_console.print(
             f"{_escape(e['at'])}  {e['action']:<8} v{_escape(e['version'] or '-')} "
-            f"(was v{_escape(e['previous'] or '-')}) by {who}{state}  {_escape(e['reason'])}",
+            f"(was v{_escape(e['previous'] or '-')}) by {who}{state}{where}  {_escape(e['reason'])}",
             highlight=False,
             markup=False,
             soft_wrap=True,

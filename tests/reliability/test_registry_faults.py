@@ -119,3 +119,16 @@ def test_reject_keeps_the_champion_and_clears_the_challenger(store_copy):
     assert (entry["action"], entry["version"], entry["previous"]) == ("reject", "3", "1")
     assert (entry["actor"], entry["status"], entry["budget_version"]) == ("bob", "done", "1.0.0")
     assert _aliases(registry) == {"champion": "1"}
+
+
+def test_the_text_ledger_says_which_budget_and_run_acted(store_copy, tmp_path):
+    """Who, why, which Airflow run and which budget document: in the plain text too, not only --json."""
+    uri, registry = store_copy
+    sha = "ab12cd34ef56" + "0" * 52
+    registry.promote(
+        MODEL, "2", "p95 -30 %", budget_sha256=sha, budget_version="2.1.0", actor="ada", run_id="manual__2026-12-06"
+    )
+    shown = _cli(uri, tmp_path, "ledger")
+    assert shown.exit_code == 0, shown.output
+    last = shown.stdout.strip().splitlines()[-1]
+    assert "v2 (was v1) by ada  budget 2.1.0 sha256 ab12cd34ef56  run manual__2026-12-06  p95 -30 %" in last
