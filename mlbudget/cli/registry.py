@@ -66,15 +66,11 @@ def ledger_command(
         state = "" if e["status"] == "done" else f" [{e['status']}]"
         who = _escape(e.get("actor") or "?")
         # Which budget and which run acted (the governance questions), before the free-text reason.
-        budget = " ".join(
-            part
-            for part in (
-                _escape(e.get("budget_version") or ""),
-                f"sha256 {_escape(e['budget_sha256'][:12])}" if e.get("budget_sha256") else "",
-            )
-            if part
+        sha = e.get("budget_sha256")
+        budget = " ".join(p for p in (e.get("budget_version"), sha and f"sha256 {sha[:12]}") if p)
+        where = (f"  budget {_escape(budget)}" if budget else "") + (
+            f"  run {_escape(e['run_id'])}" if e.get("run_id") else ""
         )
-        where = (f"  budget {budget}" if budget else "") + (f"  run {_escape(e['run_id'])}" if e.get("run_id") else "")
         out_console.print(
             f"{_escape(e['at'])}  {e['action']:<8} v{_escape(e['version'] or '-')} "
             f"(was v{_escape(e['previous'] or '-')}) by {who}{state}{where}  {_escape(e['reason'])}",

@@ -51,9 +51,8 @@ class Plan(BaseModel):
         alerts = "; ".join(f"alert: {a.reason}" for a in self.alerts)
         left_out = [f"{a.kind} left out: {a.reason}" for a in self.skipped]
         if not self.actions:
-            if not alerts:
-                return "; ".join(["no action: every finding is within budget", *left_out])
-            return "; ".join([f"no model action; {alerts}", *left_out])
+            head = f"no model action; {alerts}" if alerts else "no action: every finding is within budget"
+            return "; ".join([head, *left_out])
         by_reason: dict[str, list[str]] = {}
         for action in self.actions:
             by_reason.setdefault(action.reason, []).append(action.kind)
@@ -110,10 +109,13 @@ def make_plan(
             answers.setdefault(kind, set()).update(f.kind for f in fired)
     skipped = leave_out_inapplicable(actions, champion, budget) if champion is not None else []
     ordered = list(actions.values())
+
     # A finding is answered only by a candidate that will be made: one whose every generator was left
     # out (retraining a model without a trainer) is still an alert, never "within budget".
-    covered = set().union(*(answers.get(a.kind, set()) for a in ordered))
-    alerts = _alerts(detection.findings, covered, set().union(*(answers.get(a.kind, set()) for a in skipped)))
+    def answered(planned: list[PlannedAction]) -> set[str]:
+        return set().union(*(answers.get(a.kind, set()) for a in planned))
+
+    alerts = _alerts(detection.findings, covered=answered(ordered), left_out=answered(skipped))
     makes_fp32 = {k for k in actions if CandidateGenerator.lookup(k).makes_fp32}
     return Plan(
         actions=ordered,
@@ -125,7 +127,7 @@ def make_plan(
     )
 
 
-def _alerts(findings: list[Finding], covered: set[str], left_out: set[str] = frozenset()) -> list[PlannedAlert]:
+def _alerts(findings: list[Finding], covered: set[str], left_out: set[str]) -> list[PlannedAlert]:
     """One alert per kind of violation that no candidate answers (and always for the alert-only kinds);
     ``left_out``: kinds a rule answered only with generators that cannot apply to the champion."""
     by_kind: dict[str, list[str]] = {}

@@ -263,18 +263,20 @@ def _narrow(
 
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize < values.dtype.itemsize:
-        bad = np.abs(values) > np.finfo(dtype).max
+        limit = float(np.finfo(dtype).max)
+        bad = np.abs(values) > limit
     elif dtype.kind in "iu":
         info = np.iinfo(dtype)
+        limit = float(info.max)
         bad = (values < info.min) | (values > info.max)
     else:
         return values.astype(dtype)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
+        value = (values if shown is None else shown)[row, col]
         raise BadRequest(
-            f"feature {names[col]}: {(values if shown is None else shown)[row, col]:.6g} is out of the range "
-            f"of input {input_name!r} "
-            f"({dtype.name}: at most {np.finfo(dtype).max if dtype.kind == 'f' else np.iinfo(dtype).max:.6g})"
+            f"feature {names[col]}: {value:.6g} is out of the range of input {input_name!r} "
+            f"({dtype.name}: at most {limit:.6g})"
         )
     return values.astype(dtype)
 

@@ -33,7 +33,7 @@ def earlier_answer(ti_id: Any) -> dict[str, Any] | None:
         "chosen_options": list(detail.chosen_options),
         "params_input": dict(detail.params_input or {}),
         "responded_at": detail.responded_at,
-        "responded_by_user": user.model_dump() if hasattr(user, "model_dump") else user,
+        "responded_by_user": None if user is None else user.model_dump(),
     }
 
 
@@ -42,7 +42,7 @@ class RetrySafeApprovalOperator(HITLOperator):
 
     def execute(self, context):
         ti = context["task_instance"]
-        if getattr(ti, "try_number", 1) > 1:
+        if ti.try_number > 1:
             answer = earlier_answer(ti.id)
             if answer is not None:
                 self.log.warning(

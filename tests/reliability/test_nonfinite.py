@@ -46,6 +46,17 @@ def test_non_finite_request_values_fail_the_gate(clean, tmp_path, spec, column, 
     assert messages and expected in messages[0], failed(result)
 
 
+def _drift_json(tmp_path, method: str) -> dict:
+    """``mlbudget drift --json`` of ref.parquet against cur.parquet (f00, f01): exit 0 or 1, strict JSON."""
+    result = CliRunner().invoke(
+        app,
+        ["drift", "-r", str(tmp_path / "ref.parquet"), "-c", str(tmp_path / "cur.parquet"), "--method", method,
+         "--columns", "f00,f01", "--json"],
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{method}: {c} in --json"))
+
+
 def test_a_few_inf_features_pass_as_nulls_and_drift_still_runs(clean, tmp_path, spec):  # noqa: F811
     current = clean.copy()
     current.loc[current.index[:2], "f00"] = np.inf  # 2 of ~2,000: within the gate's 0.1 % tolerance
@@ -54,13 +65,7 @@ def test_a_few_inf_features_pass_as_nulls_and_drift_still_runs(clean, tmp_path, 
     current.to_parquet(tmp_path / "cur.parquet")
     reference.to_parquet(tmp_path / "ref.parquet")
     for method in ("wasserstein", "ks", "psi", "jensen_shannon"):
-        result = CliRunner().invoke(
-            app,
-            ["drift", "-r", str(tmp_path / "ref.parquet"), "-c", str(tmp_path / "cur.parquet"), "--method", method,
-             "--columns", "f00,f01", "--json"],
-        )  # fmt: skip
-        assert result.exit_code in (0, 1), result.output
-        doc = json.loads(result.stdout, parse_constant=lambda c, m=method: pytest.fail(f"{m}: {c} in --json"))
+        doc = _drift_json(tmp_path, method)
         assert {r["feature"] for r in doc["rows"]} == {"f00", "f01"}
 
 
@@ -73,16 +78,10 @@ def test_a_few_huge_finite_features_pass_and_drift_still_runs(clean, tmp_path, s
     assert gate(current, tmp_path, small_spec(spec)).success
     current.to_parquet(tmp_path / "cur.parquet")
     clean.to_parquet(tmp_path / "ref.parquet")
-    statistics = {}
-    for method in ("wasserstein", "ks", "psi", "jensen_shannon", "chi_square"):
-        result = CliRunner().invoke(
-            app,
-            ["drift", "-r", str(tmp_path / "ref.parquet"), "-c", str(tmp_path / "cur.parquet"), "--method", method,
-             "--columns", "f00,f01", "--json"],
-        )  # fmt: skip
-        assert result.exit_code in (0, 1), result.output
-        doc = json.loads(result.stdout, parse_constant=lambda c, m=method: pytest.fail(f"{m}: {c} in --json"))
-        statistics[method] = {r["feature"]: r["statistic"] for r in doc["rows"]}
+    statistics = {
+        method: {r["feature"]: r["statistic"] for r in _drift_json(tmp_path, method)["rows"]}
+        for method in ("wasserstein", "ks", "psi", "jensen_shannon", "chi_square")
+    }
     # Two extreme values of ~2,000 move the share-based statistics by a hair, the mean distance a lot.
     assert statistics["psi"]["f00"] < 0.1 and statistics["ks"]["f00"] < 0.1
     assert statistics["wasserstein"]["f00"] > 1.0
