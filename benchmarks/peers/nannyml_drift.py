@@ -10,9 +10,13 @@ of the columns NannyML alerts on in any chunk to OUT.json. Run by drift_vs_peers
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-import nannyml as nml
+# No usage analytics: on a machine without network NannyML's upload retries add seconds of system CPU.
+os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
+
+import nannyml as nml  # noqa: E402
 import pandas as pd
 
 

@@ -1,4 +1,4 @@
-"""The profile path against scipy and plain numpy when the bins come from a sample and counts from a second pass."""
+"""The profile path against scipy and plain numpy when the bins come from a sample, counted in one pass or two."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from mlbudget.detection.drift import build_profile
+from mlbudget.detection.drift import build_profile, counting
 from mlbudget.detection.drift.chi_square import ChiSquareDetector, cramers_v
-from mlbudget.detection.drift.counting import IN_MEMORY_ROWS, LAYOUT_SAMPLE_ROWS
+from mlbudget.detection.drift.counting import LAYOUT_SAMPLE_ROWS
 from mlbudget.detection.drift.jensen_shannon import JensenShannonDetector
 from mlbudget.detection.drift.ks import KsDetector
 from mlbudget.detection.drift.psi import PsiDetector
@@ -23,10 +23,14 @@ def plain_psi(p: np.ndarray, q: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_ks_and_wasserstein_within_0002_of_scipy_psi_js_v_equal_plain_numpy(tmp_path):
+@pytest.mark.parametrize("passes", [1, 2])
+def test_ks_and_wasserstein_within_0002_of_scipy_psi_js_v_equal_plain_numpy(tmp_path, monkeypatch, passes):
     rng = np.random.default_rng(8)
     rows = 400_000
-    assert rows > max(LAYOUT_SAMPLE_ROWS, IN_MEMORY_ROWS)  # bins from a sample, a second pass counts every row
+    assert rows > LAYOUT_SAMPLE_ROWS  # bins from a sample
+    if passes == 2:  # values beyond the in-memory cap: a second pass counts every row
+        monkeypatch.setattr(counting, "IN_MEMORY_BYTES", rows * 8)
+    assert (rows * 2 * 8 <= counting.IN_MEMORY_BYTES) == (passes == 1)
     reference = pd.DataFrame({"x": rng.normal(0, 1, rows), "y": rng.lognormal(0, 0.75, rows)})
     current = pd.DataFrame({"x": rng.normal(0.05, 1.1, 300_000), "y": rng.lognormal(0.02, 0.9, 300_000)})
     reference.to_parquet(tmp_path / "ref.parquet")

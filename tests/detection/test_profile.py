@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlbudget.detection.drift import build_profile
-from mlbudget.detection.drift.binning import DISCRETE_MAX_VALUES, HEAVY_SHARE, BinIndexer
+from mlbudget.detection.drift.binning import DISCRETE_MAX_VALUES, HEAVY_SHARE, BinIndexer, numeric_layout
 from mlbudget.detection.drift.profile import ReferenceProfile, bin_counts, profile_reference
 from mlbudget.errors import InputError
 
@@ -131,6 +131,22 @@ def test_bin_indexer_equals_searchsorted():
         edges = np.unique(np.quantile(values, np.linspace(0, 1, 1001)))
         current = np.concatenate([values * 1.1 + 0.01, edges, np.nextafter(edges, np.inf), [-1e300, 1e300]])
         assert np.array_equal(BinIndexer(edges).index(current), np.searchsorted(edges, current, side="left"))
+
+
+def test_bin_indexer_resolves_values_on_and_beside_edges_like_searchsorted():
+    """Integer values sit on the grid's edges; a heavy value's own bin puts two edges in one bucket."""
+    rng = np.random.default_rng(6)
+    ages = rng.integers(18, 90, 100_000) * 1.0
+    zero_inflated = np.where(rng.random(100_000) < 0.3, 0.0, rng.exponential(5.0, 100_000))
+    for values in (ages, zero_inflated):
+        layout = numeric_layout(np.sort(values))
+        for edges in (layout.grid, layout.edges):
+            indexer = BinIndexer(edges)
+            assert indexer.table is not None or len(edges) < 8
+            current = np.concatenate(
+                [values, values + 0.5, edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)]
+            )
+            assert np.array_equal(indexer.index(current), np.searchsorted(edges, current, side="left"))
 
 
 def test_profile_errors_name_the_column(tmp_path):

@@ -92,13 +92,23 @@ def lower_quantiles(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return ordered[np.floor(probs * (len(ordered) - 1)).astype(np.int64)]
 
 
+NEAR_EDGES = 2
+"""A bucket holding at most this many edges is resolved by comparing with them, not by a search."""
+_SEARCH = np.iinfo(np.int32).min
+"""Table entry: the bucket holds more than ``NEAR_EDGES`` edges, or lies outside the table (search)."""
+
+
 class BinIndexer:
-    """``np.searchsorted(edges, x, side="left")`` (right-closed bins), about 10x faster.
+    """``np.searchsorted(edges, x, side="left")`` (right-closed bins), 5 to 50x faster.
 
     Values are first put into one of ``buckets`` equal-width buckets between two
     reference quantiles with one multiply; a lookup table gives the bin of every
-    bucket that holds no edge. Only the values in buckets that hold an edge (or
-    that lie outside the table's range) go through the binary search.
+    bucket that holds no edge. A bucket that holds one or two edges (a value on
+    the grid: integer-valued columns, a heavy value in a bin of its own) stores
+    its first edge's index ``j``: the bin is ``j`` plus how many of the next
+    ``NEAR_EDGES`` edges lie below the value, two vectorised comparisons. Only the
+    values in buckets with more edges, or beyond the table's range, go through
+    the binary search.
     """
 
     def __init__(self, edges: np.ndarray, buckets: int = 1 << 16):
@@ -118,8 +128,11 @@ class BinIndexer:
         slack = width * 1e-2 + abs(lo) * 1e-12
         low = np.searchsorted(self.edges, starts - slack, side="left")
         high = np.searchsorted(self.edges, starts + width + slack, side="left")
-        table = np.where(low == high, low, -1).astype(np.int32)
-        self.table = np.concatenate([[-1], table, [-1, -1]]).astype(np.int32)
+        inside = high - low
+        table = np.where(inside == 0, low, np.where(inside <= NEAR_EDGES, -1 - low, _SEARCH))
+        self.table = np.concatenate([[_SEARCH], table, [_SEARCH, _SEARCH]]).astype(np.int32)
+        # Edges beyond the last compare as +inf: a value is never above them.
+        self.padded = np.concatenate([self.edges, np.full(NEAR_EDGES, np.inf)])
         self.lo, self.scale, self.buckets = lo, 1.0 / width, buckets
         self.offset = 1.0 - lo / width  # position = (value - lo) / width + 1, in two passes
 
@@ -127,14 +140,27 @@ class BinIndexer:
         """Bin index of every value (0 .. len(edges))."""
         if self.table is None:
             return np.searchsorted(self.edges, values, side="left")
-        # Bucket + 1, clipped to the two sentinel slots (-1: look up) at both ends of the table.
+        # Bucket + 1, clipped to the two sentinel slots (search) at both ends of the table.
         position = np.multiply(values, self.scale)
         position += self.offset
         np.clip(position, 0.0, self.buckets + 1, out=position)
         index = self.table.take(position.astype(np.int32))
-        unresolved = np.flatnonzero(index < 0)
-        if unresolved.size:
-            index[unresolved] = np.searchsorted(self.edges, values[unresolved], side="left")
+        pending = np.flatnonzero(index < 0)
+        if not pending.size:
+            return index
+        entry = index[pending]
+        near = entry != _SEARCH
+        if near.any():
+            rows = pending[near]
+            first = -1 - entry[near]
+            x = values[rows]
+            resolved = first.copy()
+            for step in range(NEAR_EDGES):  # the edges of the bucket below x; later edges lie above it
+                resolved += x > self.padded[first + step]
+            index[rows] = resolved
+            pending = pending[~near]
+        if pending.size:
+            index[pending] = np.searchsorted(self.edges, values[pending], side="left")
         return index
 
     def counts(self, values: np.ndarray, weights: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
