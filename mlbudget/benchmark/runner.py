@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlbudget import errors as _errors
 from mlbudget.benchmark.energy import EnergyFigure
 from mlbudget.benchmark.result import BenchmarkReport, LatencyDistribution, LevelResult
+from mlbudget.budget.docstrings import attribute_docstrings_schema
 from mlbudget.budget.model import AccuracyMetric, HardwareProfile, LoadProfile
 from mlbudget.errors import MlbudgetError
 
@@ -33,7 +34,7 @@ PROGRESS_PREFIX = "mlbudget-progress: "
 class BenchmarkSettings(BaseModel):
     """How long and how carefully to measure. Defaults: ~2 s per level for a small model."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=attribute_docstrings_schema)
     warmup_calls: int = Field(200, ge=0)
     """Calls each worker makes and discards before anything is timed."""
     warmup_seconds: float = Field(0.2, ge=0)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from mlbudget.budget.docstrings import attribute_docstrings_schema
 from mlbudget.budget.model import Budget
 from mlbudget.models.bundle import Lineage, ModelBundle
 from mlbudget.plugin import Plugin
@@ -57,7 +58,7 @@ class GenerationData(BaseModel):
 class GeneratorConfig(BaseModel):
     """Base of generator configs: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=attribute_docstrings_schema)
 
 
 class CandidateGenerator(Plugin, ABC):

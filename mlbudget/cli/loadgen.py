@@ -23,6 +23,9 @@ def loadgen_command(
     feature_shift: float = typer.Option(
         0.0, "--feature-shift", help="Drift the rows: mean shift of a third of the features, in std."
     ),
+    rows: str | None = typer.Option(
+        None, "--rows", help="Parquet or CSV rows to send, in order and cycled (default: the demo's generated rows)."
+    ),
     error_share: float = typer.Option(
         0.0, "--error-share", help="Share of requests sent without a feature column (answered 400)."
     ),
@@ -30,7 +33,7 @@ def loadgen_command(
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for one answer."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Send demo rows to POST /predict at --rps for --duration seconds (or --requests N); print counts and p50/p95.
+    """Send rows (--rows FILE, else the demo's) to POST /predict at --rps for --duration seconds (or --requests N); print counts and p50/p95.
 
     Exits 3 when no request got an answer (the server is down or unreachable).
     """
@@ -45,6 +48,7 @@ def loadgen_command(
             batch_size=batch_size,
             senders=senders,
             feature_shift=feature_shift,
+            rows_path=rows,
             error_share=error_share,
             seed=seed,
             timeout_s=timeout,

@@ -1,7 +1,9 @@
 """Open-loop load on a model server: Poisson arrivals at a target rate, a few concurrent senders.
 
-Rows come from :func:`mlbudget.demo.data.make_features` (``feature_shift`` moves
-them the way production drifts), ``batch_size`` rows per request. Arrivals are
+Rows come from ``rows_path`` (the user's own Parquet or CSV rows, sent in order and
+cycled), or, without it, from the demo's generator
+:func:`mlbudget.demo.data.make_features` (``feature_shift`` moves them the way
+production drifts); ``batch_size`` rows per request. Arrivals are
 scheduled on one thread and handed to ``senders`` threads, each with its own
 keep-alive connection; an arrival that finds every sender busy and the queue full
 is counted as ``skipped`` rather than sent late, so the offered rate stays honest
@@ -40,6 +42,8 @@ class LoadSettings(BaseModel):
     batch_size: int = Field(32, ge=1, le=10_000)
     senders: int = Field(4, ge=1, le=64)
     feature_shift: float = 0.0
+    rows_path: str | None = None
+    """Parquet or CSV rows to send (any model's features); None: the demo's generated rows."""
     seed: int = 0
     error_share: float = Field(0.0, ge=0, le=1)
     """Share of requests sent without a feature column (the server answers 400)."""
@@ -52,6 +56,8 @@ class LoadSettings(BaseModel):
         parts = urlsplit(self.url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"url must be http://host:port/path, got {self.url!r}")
+        if self.rows_path is not None and self.feature_shift:
+            raise ValueError("feature_shift drifts the demo's generated rows; with rows_path send drifted rows instead")
         return self
 
 
@@ -88,21 +94,56 @@ class _Bodies:
         self._records: list[dict] = []
         self._chunk = 0
 
-    def next(self) -> bytes:
-        from mlbudget.demo.data import make_features
+        self._given = _read_rows(settings.rows_path) if settings.rows_path else None
+        self._cursor = 0
 
+    def next(self) -> bytes:
         n = self.settings.batch_size
-        if len(self._records) < n:
-            frame = make_features(
-                self.chunk_rows, seed=self.settings.seed + self._chunk, feature_shift=self.settings.feature_shift
-            )
-            self._chunk += 1
-            self._records += frame.to_dict("records")
-        rows, self._records = self._records[:n], self._records[n:]
+        if self._given is not None:
+            size = len(self._given)
+            rows = [self._given[(self._cursor + i) % size] for i in range(n)]
+            self._cursor = (self._cursor + n) % size
+        else:
+            while len(self._records) < n:
+                self._records += self._generated()
+            rows, self._records = self._records[:n], self._records[n:]
         if self.settings.error_share and self.rng.uniform() < self.settings.error_share:
             dropped = next(iter(rows[0]))
             rows = [{k: v for k, v in row.items() if k != dropped} for row in rows]
         return json.dumps({"rows": rows}).encode()
+
+    def _generated(self) -> list[dict]:
+        from mlbudget.demo.data import make_features
+
+        frame = make_features(
+            self.chunk_rows, seed=self.settings.seed + self._chunk, feature_shift=self.settings.feature_shift
+        )
+        self._chunk += 1
+        return frame.to_dict("records")
+
+
+def _read_rows(path: str) -> list[dict]:
+    """Rows of a Parquet or CSV file as JSON-ready records (nulls as None, numpy scalars as Python).
+
+    Raises:
+        InputError: the file is missing, unreadable or has no rows.
+    """
+    import pandas as pd
+
+    from mlbudget.errors import InputError
+
+    suffix = path.lower().rsplit(".", 1)[-1]
+    if suffix not in {"parquet", "pq", "csv"}:
+        raise InputError(f"{path}: unknown rows file type (expected .parquet, .pq or .csv)")
+    try:
+        frame = pd.read_csv(path) if suffix == "csv" else pd.read_parquet(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such rows file") from None
+    except Exception as exc:  # pyarrow and the CSV parser raise many types
+        raise InputError(f"{path}: not a readable {suffix} table ({type(exc).__name__}: {exc})") from exc
+    if frame.empty:
+        raise InputError(f"{path}: no rows to send")
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
 class _Tally:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from mlbudget.budget.docstrings import attribute_docstrings_schema
 from mlbudget.errors import MlbudgetError
 from mlbudget.plugin import Plugin
 
@@ -23,7 +24,7 @@ class TrainingError(MlbudgetError):
 class TrainerConfig(BaseModel):
     """Base of trainer configs: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=attribute_docstrings_schema)
 
 
 class TrainingJob(BaseModel):

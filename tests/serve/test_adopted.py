@@ -201,3 +201,45 @@ def test_a_float64_value_beyond_a_float32_input_is_a_bad_request(gbr, tmp_path):
     column = predictor.columns[2]
     with pytest.raises(BadRequest, match=rf"feature {column}: 1e\+39 is out of the range of input .*float32"):
         predictor.encode([row, {**row, column: 1e39}])
+
+
+def test_loadgen_sends_the_users_own_rows_to_an_adopted_model(sk_pipeline, tmp_path):
+    """`mlbudget loadgen --rows FILE`: the file's rows, in order and cycled, answered 200 by a foreign model."""
+    from mlbudget.serve.loadgen import load_settings, run_load
+
+    bundle = adopt_bundle(sk_pipeline, tmp_path / "bundle")
+    predictor = Predictor(bundle)
+    columns = predictor.columns
+    rows_file = tmp_path / "rows.csv"
+    sk_pipeline.rows[columns].iloc[:7].to_csv(rows_file, index=False)
+    log_dir = tmp_path / "log"
+    writer = RequestLogWriter(log_dir, columns, predictor.categorical, prediction_dtype="Int64", flush_seconds=0.2)
+    server = ModelServer(PredictService(predictor, ServerMetrics(MODEL), writer), "127.0.0.1", 0).start()
+    try:
+        settings = load_settings(
+            url=server.url + "/predict", rps=200, requests=4, batch_size=5, senders=1, rows_path=str(rows_file)
+        )
+        result = run_load(settings)
+    finally:
+        server.stop()
+    assert (result.sent, result.ok, result.error, result.failed) == (4, 4, 0, 0)
+    now = datetime.now(UTC)
+    source = RequestLogSource({"path": str(log_dir / FILE_PATTERN)})
+    logged = pd.read_parquet(source.fetch(now - timedelta(hours=1), now, tmp_path / "window", columns).path)
+    sent = pd.read_csv(rows_file)
+    expected = [sent.iloc[i % 7][columns[0]] for i in range(20)]  # 4 requests x 5 rows, the 7 rows cycled
+    assert sorted(logged[columns[0]].tolist()) == sorted(expected)
+
+
+def test_loadgen_rows_errors_name_the_file(tmp_path):
+    from mlbudget.errors import ConfigError, InputError
+    from mlbudget.serve.loadgen import load_settings, run_load
+
+    url = "http://127.0.0.1:9/predict"
+    with pytest.raises(InputError, match=r"missing\.parquet: no such rows file"):
+        run_load(load_settings(url=url, requests=1, rows_path=str(tmp_path / "missing.parquet")))
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match=r"empty\.csv: no rows to send"):
+        run_load(load_settings(url=url, requests=1, rows_path=str(tmp_path / "empty.csv")))
+    with pytest.raises(ConfigError, match="feature_shift drifts the demo's generated rows"):
+        load_settings(url=url, requests=1, rows_path="x.csv", feature_shift=1.0)

@@ -56,6 +56,7 @@ class NumericCounter:
         self.count = self.nulls = 0
         self.mean = self.m2 = 0.0
         self.min, self.max = np.inf, -np.inf
+        self.shift: float | None = None
 
     def add(self, values: np.ndarray) -> None:
         """Count one batch (float64; NaN and +/-inf count as null: the gate bounds their share)."""
@@ -76,9 +77,15 @@ class NumericCounter:
         self.grid_sums += sums
         if self.bins is not None:
             self.bin_counts += self.bins.counts(valid)[0]
-        mean = float(valid.mean())
-        deviations = valid - mean
-        self._merge(len(valid), mean, float(np.square(deviations, out=deviations).sum()), low, high)
+        # The batch's mean from its grid sums (no pass); its spread around a fixed shift, the first
+        # batch's mean, so the squares keep their precision wherever the column's values lie.
+        n = len(valid)
+        mean = float(sums.sum()) / n
+        if self.shift is None:
+            self.shift = mean
+        deviations = valid - self.shift
+        squares = float(np.square(deviations, out=deviations).sum())
+        self._merge(n, mean, max(squares - n * (mean - self.shift) ** 2, 0.0), low, high)
 
     def _merge(self, n: int, mean: float, m2: float, low: float, high: float) -> None:
         """Fold one batch's count, mean, sum of squared deviations, min and max in (Chan et al.)."""
