@@ -132,8 +132,8 @@ def chi2_noise(reference_counts: np.ndarray, current_counts: np.ndarray, alpha: 
     PSI, the JS divergence and Cramér's V are (to first order) multiples of that sum
     when both samples come from one distribution; ``k`` counts the bins either uses.
     """
-    from scipy.special import chdtri  # chi2.isf without importing scipy.stats (~0.5 s)
+    from mlbudget.detection.drift.distributions import chi2_isf  # scipy.special costs ~0.16 s to import
 
     n, m = float(np.sum(reference_counts)), float(np.sum(current_counts))
     bins = int(np.count_nonzero(np.asarray(reference_counts) + np.asarray(current_counts)))
-    return float(chdtri(max(bins - 1, 1), alpha)) * (1 / n + 1 / m)
+    return chi2_isf(alpha, max(bins - 1, 1)) * (1 / n + 1 / m)

@@ -49,14 +49,14 @@ KSTWO_MAX_N = 10_000
 
 def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
     """Asymptotic two-sided p-value with the effective sample size n*m/(n+m)."""
-    from scipy.special import kolmogorov  # kstwobign.sf without importing scipy.stats
+    from mlbudget.detection.drift.distributions import kolmogorov_sf  # kstwobign.sf without scipy
 
     n_eff = max(round(n_reference * n_current / (n_reference + n_current)), 1)
     if n_eff <= KSTWO_MAX_N:
         from scipy.stats import kstwo
 
         return float(kstwo.sf(statistic, n_eff))
-    return float(kolmogorov(statistic * np.sqrt(n_eff)))
+    return kolmogorov_sf(float(statistic * np.sqrt(n_eff)))
 
 
 class KsDetector(DriftDetector):
