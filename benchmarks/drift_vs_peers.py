@@ -156,8 +156,12 @@ def measure(named: dict[str, list[str]], reps: int, order_first: list[str]) -> d
     return results
 
 
+PROFILE_BASE = "mlbudget drift from the profile"
+
+
 def summarise(results: dict[str, list[dict]], base: str) -> list[dict]:
     base_cpu = statistics.median(r["cpu_s"] for r in results[base])
+    profile_cpu = statistics.median(r["cpu_s"] for r in results[PROFILE_BASE])
     rows = []
     for name, runs in results.items():
         wall = [r["wall_s"] for r in runs]
@@ -172,6 +176,7 @@ def summarise(results: dict[str, list[dict]], base: str) -> list[dict]:
                 "cpu_range": [min(cpu), max(cpu)],
                 "rss_mb": statistics.median(r["rss_mb"] for r in runs),
                 "cpu_ratio_vs_mlbudget": statistics.median(cpu) / base_cpu,
+                "cpu_ratio_vs_mlbudget_profile": statistics.median(cpu) / profile_cpu,
                 "load": statistics.median(r["load"] for r in runs),
                 "exit": sorted({r["exit"] for r in runs}),
             }
@@ -181,13 +186,16 @@ def summarise(results: dict[str, list[dict]], base: str) -> list[dict]:
 
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}\n")
-    print("| command | wall s, median (min-max) | CPU s, median (min-max) | peak RSS MB | CPU vs mlbudget | load |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| command | wall s, median (min-max) | CPU s, median (min-max) | peak RSS MB "
+        "| CPU / mlbudget drift (both files) | CPU / mlbudget drift (saved profile) | load |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
             f"| {r['command']} | {r['wall_s']:.1f} ({r['wall_range'][0]:.1f}-{r['wall_range'][1]:.1f}) "
             f"| {r['cpu_s']:.1f} ({r['cpu_range'][0]:.1f}-{r['cpu_range'][1]:.1f}) | {r['rss_mb']:.0f} "
-            f"| {r['cpu_ratio_vs_mlbudget']:.1f}x | {r['load']:.1f} |"
+            f"| {r['cpu_ratio_vs_mlbudget']:.1f}x | {r['cpu_ratio_vs_mlbudget_profile']:.1f}x | {r['load']:.1f} |"
         )
 
 

@@ -71,3 +71,10 @@ def test_loadgen_refuses_bad_options(app, args, message):
     result = CliRunner().invoke(app, ["loadgen", "-n", "1", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith(message), result.stderr
+
+
+def test_loadgen_rows_file_missing_is_exit_2_naming_it(app, tmp_path):
+    missing = tmp_path / "holdout.parquet"
+    result = CliRunner().invoke(app, ["loadgen", "-n", "1", "--rows", str(missing)])
+    assert result.exit_code == 2
+    assert f"{missing}: no such rows file" in result.stderr

@@ -99,7 +99,7 @@ _SEARCH = np.iinfo(np.int32).min
 
 
 class BinIndexer:
-    """``np.searchsorted(edges, x, side="left")`` (right-closed bins), 5 to 50x faster.
+    """``np.searchsorted(edges, x, side="left")`` (right-closed bins) in a few vectorised passes.
 
     Values are first put into one of ``buckets`` equal-width buckets between two
     reference quantiles with one multiply; a lookup table gives the bin of every
