@@ -222,24 +222,23 @@ def _profile_new(pool: ThreadPoolExecutor, source: TableSource, numeric, categor
     kept: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
     samples: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
     counters: dict = {n: CategoricalCounter(n, "reference") for n in categorical}
-    masks: dict[int, np.ndarray | None] = {}
 
-    def keep(name, values):
+    def keep(name, item):
+        values, rows = item
         if name not in kept:
             counters[name].add(values)
             return
         if in_memory:
             kept[name].append(values)
-        rows = masks[len(samples[name])]
         sampled = values if rows is None else values[rows]
         samples[name].append(sampled[np.isfinite(sampled)])
 
     def sampled_batches():
-        for index, batch in enumerate(source.batches(numeric, categorical, batch_rows)):
+        for batch in source.batches(numeric, categorical, batch_rows):
             size = len(batch[numeric[0]]) if numeric else 0
             # One uniform row sample for every column, drawn in batch order (the same table, the same bins).
-            masks[index] = rng.random(size) < rate if rate < 1.0 else None
-            yield batch
+            rows = rng.random(size) < rate if rate < 1.0 else None
+            yield {name: (values, rows) for name, values in batch.items()}
 
     _in_parallel(pool, keep, sampled_batches())
 
