@@ -6,8 +6,14 @@ scheduler sees the task's new state; the scheduler then fails that try ("state
 changed externally", apache/airflow#52754) and the task is retried. A retry of the
 stock operator writes its request again, and that write *deletes an answer already
 given* (``upsert_hitl_detail``, case 3): the person who approved is asked again and
-the run waits for them. This operator looks for an answer on the task instance first
-and, when there is one, finishes with it instead of asking again.
+the run waits for them. This operator looks at the request on the task instance first:
+
+- answered during an earlier try: it finishes with that answer;
+- asked by an earlier try and not answered yet: it waits for that same request
+  without writing it again. An answer landing between the look and the write would
+  otherwise be wiped; parking without a write is safe, because Airflow's park
+  transition resumes at once when the request already holds an answer;
+- never asked: it asks, as the stock operator does.
 """
 
 from __future__ import annotations
@@ -17,16 +23,20 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLOperator
 
 
-def earlier_answer(ti_id: Any) -> dict[str, Any] | None:
-    """The answer recorded for this task instance by an earlier try, in the event shape of a resume; else None."""
+def _earlier_request(ti_id: Any):
+    """The request an earlier try wrote for this task instance (with its answer, if any); None if none was."""
     from airflow.sdk.exceptions import AirflowRuntimeError
     from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
 
     try:
-        detail = get_hitl_detail_content_detail(ti_id)
-    except AirflowRuntimeError:  # 404: no request written yet (no earlier try got that far), so no answer
+        return get_hitl_detail_content_detail(ti_id)
+    except AirflowRuntimeError:  # 404: no request written yet (no earlier try got that far)
         return None
-    if not detail.response_received or detail.chosen_options is None:
+
+
+def _answer_of(detail) -> dict[str, Any] | None:
+    """A request's answer in the event shape of a resume; None while unanswered."""
+    if detail is None or not detail.response_received or detail.chosen_options is None:
         return None
     user = detail.responded_by_user
     return {
@@ -37,13 +47,19 @@ def earlier_answer(ti_id: Any) -> dict[str, Any] | None:
     }
 
 
+def earlier_answer(ti_id: Any) -> dict[str, Any] | None:
+    """The answer recorded for this task instance by an earlier try, in the event shape of a resume; else None."""
+    return _answer_of(_earlier_request(ti_id))
+
+
 class RetrySafeApprovalOperator(HITLOperator):
     """:class:`HITLOperator` whose retries keep an answer that was already given."""
 
     def execute(self, context):
         ti = context["task_instance"]
         if ti.try_number > 1:
-            answer = earlier_answer(ti.id)
+            request = _earlier_request(ti.id)
+            answer = _answer_of(request)
             if answer is not None:
                 self.log.warning(
                     "try %s: the request was answered during an earlier try (%s by %s); not asking again",
@@ -52,4 +68,9 @@ class RetrySafeApprovalOperator(HITLOperator):
                     (answer["responded_by_user"] or {}).get("name", "?"),
                 )
                 return self.execute_complete(context, event=answer)
+            if request is not None:
+                from airflow.sdk.exceptions import TaskAwaitingInput
+
+                self.log.warning("try %s: still waiting for the answer an earlier try asked for", ti.try_number)
+                raise TaskAwaitingInput(method_name="execute_complete", timeout=self.response_timeout)
         return super().execute(context)

@@ -337,6 +337,9 @@ def test_on_demand_run_through_the_rest_api_registers_a_version(stack, api):
 def test_required_approval_waits_then_the_rest_api_answer_promotes(stack, api):
     """promotion.approval: required: the run stops at the HITL task; an answer through REST v2 moves champion."""
     base = f"{stack.api}/api/v2/dags/mlbudget_on_demand"
+    # Runs alone too, not only after the first test (which waits for the DAG and unpauses it).
+    _wait("the dag-processor to serialize mlbudget_on_demand", lambda: api.get(base, timeout=10).ok, stack, 180)
+    assert api.patch(base, json={"is_paused": False}, timeout=30).ok
     assert _demo_champion(stack.home / "budgets" / "demo-approval.yaml", stack) == "1"
     conf = {"budget": "demo-approval", "reason": "e2e: approval", "actions": []}
     reply = api.post(f"{base}/dagRuns", json={"logical_date": "2026-11-02T00:00:00Z", "conf": conf}, timeout=30)
