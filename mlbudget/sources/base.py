@@ -40,11 +40,13 @@ MEMORY_BUCKETS = 96
 
 _BUILTIN_SOURCES = {
     "request_log": "mlbudget.sources.request_log",
-    "simulator": "mlbudget.sources.simulator",
     "prometheus": "mlbudget.sources.prometheus",
     "combined": "mlbudget.sources.combined",
 }
-"""Built-in source name -> the module that registers it (a test keeps this equal to the registry)."""
+"""Built-in source name -> the module that registers it (a test keeps this equal to the registry).
+
+The demo's ``simulator`` is not one of them: :mod:`mlbudget.demo.simulator` registers it
+through the ``mlbudget.plugins`` entry point, the path any third-party source takes."""
 _BUILTIN_MODULES = tuple(_BUILTIN_SOURCES.values())
 
 

@@ -45,7 +45,7 @@ def world(tmp_path_factory):
     from mlbudget.demo.champion import ensure_demo_champion
     from mlbudget.registry.store import MlflowRegistry
     from mlbudget.registry.versions import candidate_from_bundle
-    from mlbudget.sources.simulator import simulate_requests
+    from mlbudget.demo.simulator import simulate_requests
 
     root = tmp_path_factory.mktemp("watch")
     uri = f"sqlite:///{root / 'mlflow.db'}"

@@ -90,7 +90,7 @@ def test_glob_and_fsspec_url(tmp_path):
 
 
 def test_round_trip_of_a_written_log(tmp_path):
-    from mlbudget.sources.simulator import write_request_log
+    from mlbudget.demo.simulator import write_request_log
 
     frame = pd.DataFrame(
         {

@@ -12,7 +12,7 @@ import pytest
 from mlbudget.budget.model import Budget
 from mlbudget.errors import InputError
 from mlbudget.models.features import FeatureSpec
-from mlbudget.sources.simulator import simulate_requests
+from mlbudget.demo.simulator import simulate_requests
 from mlbudget.sources.window import ProductionWindow
 from mlbudget.validation.gate import validate_window
 from mlbudget.validation.suite import numeric_range

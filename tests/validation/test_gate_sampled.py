@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mlbudget.models.features import FeatureSpec
-from mlbudget.sources.simulator import simulate_requests
+from mlbudget.demo.simulator import simulate_requests
 from mlbudget.sources.window import ProductionWindow
 from mlbudget.validation.gate import validate_window
 from tests.conftest import demo_spec, make_mlp_onnx

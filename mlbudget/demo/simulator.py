@@ -1,4 +1,8 @@
-"""``simulator``: a built-in production simulator, so the demo and the tests need no external system.
+"""``simulator``: the demo's production simulator, so the demo and the tests need no external system.
+
+It is a plug-in source of the demo, registered through the ``mlbudget.plugins`` entry
+point like any third party's: nothing outside :mod:`mlbudget.demo` imports it, and a
+budget gets it only by naming ``source: {name: simulator}``.
 
 Example source config::
 
