@@ -1,4 +1,4 @@
-"""The model server: ``POST /predict``, ``GET /metrics``, ``GET /health`` on the stdlib ``ThreadingHTTPServer``.
+"""The model server: ``POST /predict``, ``GET /metrics``, ``GET /health``, ``GET /features`` on the stdlib ``ThreadingHTTPServer``.
 
 One thread per connection (HTTP/1.1 keep-alive); ONNX Runtime releases the GIL
 while it runs, so concurrent requests overlap on the session's own threads (the
@@ -95,6 +95,18 @@ class PredictService:
             request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, predictions)
             self.log_writer.append(request)
 
+    def features(self) -> dict:
+        """``/features``: the feature columns the model takes, with the reference statistics of its contract.
+
+        ``{"numeric": [{"name", "mean", "std", "min", "max"}], "categorical": [{"name", "categories"}]}``;
+        ``loadgen`` makes rows from it when it is given none.
+        """
+        contract = self.predictor.contract
+        return {
+            "numeric": [f.model_dump(mode="json") for f in contract.numeric],
+            "categorical": [f.model_dump(mode="json") for f in contract.categorical],
+        }
+
     def health(self) -> dict:
         """``/health``: ``ok``, or ``degraded`` while the request log fails to write (with the last error)."""
         health = {"status": "ok", "model": self.metrics.model, "sha256": self.predictor.sha256}
@@ -147,8 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body, content_type)
         elif path in ("/health", "/healthz"):
             self._send(200, json.dumps(service.health()).encode())
+        elif path == "/features":
+            self._send(200, json.dumps(service.features()).encode())
         else:
-            self._send(404, _error(f"no such path {path} (expected POST /predict, GET /metrics or GET /health)"))
+            self._send(
+                404, _error(f"no such path {path} (expected POST /predict, GET /metrics, /health or /features)")
+            )
 
     def do_POST(self) -> None:  # noqa: N802
         self._answered = False

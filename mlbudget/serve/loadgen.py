@@ -1,8 +1,9 @@
 """Open-loop load on a model server: Poisson arrivals at a target rate, a few concurrent senders.
 
 Rows come from ``rows_path`` (the user's own Parquet or CSV rows, sent in order and
-cycled), or, without it, from the demo's generator
-:func:`mlbudget.demo.data.make_features` (``feature_shift`` moves them the way
+cycled), or, without it, are made from the served model's own feature columns
+(``GET /features``: each numeric column normal around its reference mean and std,
+each categorical one over its categories; ``feature_shift`` moves them the way
 production drifts); ``batch_size`` rows per request. Arrivals are
 scheduled on one thread and handed to ``senders`` threads, each with its own
 keep-alive connection; an arrival that finds every sender busy and the queue full
@@ -43,7 +44,7 @@ class LoadSettings(BaseModel):
     senders: int = Field(4, ge=1, le=64)
     feature_shift: float = 0.0
     rows_path: str | None = None
-    """Parquet or CSV rows to send (any model's features); None: the demo's generated rows."""
+    """Parquet or CSV rows to send (any model's features); None: rows made from the server's ``GET /features``."""
     seed: int = 0
     error_share: float = Field(0.0, ge=0, le=1)
     """Share of requests sent without a feature column (the server answers 400)."""
@@ -57,7 +58,7 @@ class LoadSettings(BaseModel):
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"url must be http://host:port/path, got {self.url!r}")
         if self.rows_path is not None and self.feature_shift:
-            raise ValueError("feature_shift drifts the demo's generated rows; with rows_path send drifted rows instead")
+            raise ValueError("feature_shift drifts the generated rows; with rows_path send drifted rows instead")
         return self
 
 
@@ -83,7 +84,7 @@ class LoadResult(BaseModel):
 
 
 class _Bodies:
-    """Request bodies from a fresh chunk of synthetic rows at a time (seeded, so runs repeat)."""
+    """Request bodies: the given rows in order and cycled, or made a chunk at a time (seeded, so runs repeat)."""
 
     def __init__(self, settings: LoadSettings, chunk_requests: int = 128):
         import numpy as np
@@ -95,6 +96,7 @@ class _Bodies:
         self._chunk = 0
 
         self._given = _read_rows(settings.rows_path) if settings.rows_path else None
+        self._features = None if self._given is not None else fetch_features(settings.url, settings.timeout_s)
         self._cursor = 0
 
     def next(self) -> bytes:
@@ -113,13 +115,75 @@ class _Bodies:
         return json.dumps({"rows": rows}).encode()
 
     def _generated(self) -> list[dict]:
-        from mlbudget.demo.data import make_features
-
-        frame = make_features(
-            self.chunk_rows, seed=self.settings.seed + self._chunk, feature_shift=self.settings.feature_shift
+        rows = rows_like(
+            self._features, self.chunk_rows, seed=self.settings.seed + self._chunk, shift=self.settings.feature_shift
         )
         self._chunk += 1
-        return frame.to_dict("records")
+        return rows
+
+
+def fetch_features(url: str, timeout_s: float) -> dict:
+    """The served model's feature columns (``GET /features`` on the server of ``url``).
+
+    Raises:
+        DependencyError: the server cannot be reached, or has no ``/features`` (then give rows_path).
+    """
+    from mlbudget.errors import DependencyError
+
+    parts = urlsplit(url)
+    where = f"http://{parts.hostname}:{parts.port or 80}/features"
+    try:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+        try:
+            conn.request("GET", "/features")
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException) as exc:
+        raise DependencyError(f"model server at {where} unreachable ({type(exc).__name__}: {exc})") from exc
+    if response.status != 200:
+        raise DependencyError(
+            f"{where} answered HTTP {response.status}: expected the model's feature columns "
+            "(an mlbudget model server); give rows to send instead (--rows FILE)"
+        )
+    try:
+        features = json.loads(body)
+        numeric, categorical = list(features["numeric"]), list(features["categorical"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DependencyError(f"{where}: expected {{numeric: [...], categorical: [...]}}, got {body[:200]!r}") from exc
+    if not numeric and not categorical:
+        raise DependencyError(f"{where}: the model declares no feature columns; give rows to send (--rows FILE)")
+    return {"numeric": numeric, "categorical": categorical}
+
+
+def rows_like(features: dict, n: int, seed: int = 0, shift: float = 0.0) -> list[dict]:
+    """``n`` rows for the feature columns of ``features`` (the shape of ``GET /features``).
+
+    Each numeric column is normal around its reference ``mean`` with its ``std``; each categorical
+    column takes its categories with shares rising from 1 to 2 (so no share is degenerate). ``shift``
+    drifts them: the first third of the numeric columns (at least one) move by ``shift`` stds, and the
+    categorical shares tilt towards the first categories.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    numeric = features.get("numeric") or []
+    means = np.array([float(f.get("mean", 0.0)) for f in numeric])
+    stds = np.array([max(float(f.get("std", 1.0)), 0.0) for f in numeric])
+    shifted = means.copy()
+    moved = max(1, len(numeric) // 3) if numeric else 0
+    shifted[:moved] += shift * np.where(stds > 0, stds, 1.0)[:moved]
+    values = rng.normal(shifted, stds, (n, len(numeric))) if numeric else np.empty((n, 0))
+    columns: dict[str, list] = {f["name"]: values[:, j].tolist() for j, f in enumerate(numeric)}
+    for i, feature in enumerate(features.get("categorical") or []):
+        cats = list(feature["categories"])
+        p = np.linspace(1.0, 2.0, len(cats))
+        if shift:
+            p = p * np.exp(shift * np.linspace(1.0, -1.0, len(cats)) * (1 + i))
+        columns[feature["name"]] = rng.choice(np.array(cats, dtype=object), size=n, p=p / p.sum()).tolist()
+    names = list(columns)
+    return [dict(zip(names, row)) for row in zip(*(columns[name] for name in names))]
 
 
 def _read_rows(path: str) -> list[dict]:

@@ -246,5 +246,77 @@ def test_loadgen_rows_errors_name_the_file(tmp_path):
     (tmp_path / "empty.csv").write_text("a,b\n")
     with pytest.raises(InputError, match=r"empty\.csv: no rows to send"):
         run_load(load_settings(url=url, requests=1, rows_path=str(tmp_path / "empty.csv")))
-    with pytest.raises(ConfigError, match="feature_shift drifts the demo's generated rows"):
+    with pytest.raises(ConfigError, match="feature_shift drifts the generated rows"):
         load_settings(url=url, requests=1, rows_path="x.csv", feature_shift=1.0)
+
+
+def test_loadgen_without_rows_makes_rows_for_the_served_model(named_classes, tmp_path):
+    """No --rows: rows come from the server's GET /features (numeric and string columns), answered 200;
+    --feature-shift moves the first third of the numeric columns by that many reference stds."""
+    from mlbudget.serve.loadgen import load_settings, run_load
+
+    bundle = adopt_bundle(named_classes, tmp_path / "bundle")
+    predictor = Predictor(bundle)
+    columns = predictor.columns
+    log_dir = tmp_path / "log"
+    writer = RequestLogWriter(
+        log_dir, columns, predictor.categorical, prediction_dtype=predictor.prediction_dtype, flush_seconds=0.2
+    )
+    server = ModelServer(PredictService(predictor, ServerMetrics(MODEL), writer), "127.0.0.1", 0).start()
+    try:
+        features = json.loads(_get(server.url + "/features"))
+        plain = run_load(load_settings(url=server.url + "/predict", rps=50, requests=6, batch_size=50, senders=1))
+        shifted = run_load(
+            load_settings(url=server.url + "/predict", rps=50, requests=6, batch_size=50, senders=1, feature_shift=3.0)
+        )
+    finally:
+        server.stop()
+    contract = predictor.contract
+    assert [f["name"] for f in features["numeric"]] == [f.name for f in contract.numeric]
+    assert features["categorical"] == [f.model_dump(mode="json") for f in contract.categorical]
+    for result in (plain, shifted):
+        assert result.sent >= 1 and (result.ok, result.error, result.failed) == (result.sent, 0, 0)
+    now = datetime.now(UTC)
+    logged = pd.read_parquet(
+        RequestLogSource({"path": str(log_dir / FILE_PATTERN)}).fetch(
+            now - timedelta(hours=1), now, tmp_path / "window", columns
+        ).path
+    )
+    assert len(logged) == 50 * (plain.sent + shifted.sent)
+    (category,) = contract.categorical
+    assert set(logged[category.name]) <= set(category.categories)
+    first = contract.numeric[0]
+    before, after = logged[first.name].iloc[: 50 * plain.sent], logged[first.name].iloc[50 * plain.sent :]
+    assert abs(before.mean() - first.mean) < 0.5 * first.std  # around the reference mean
+    assert abs(after.mean() - (first.mean + 3.0 * first.std)) < 0.5 * first.std  # moved by 3 stds
+    untouched = contract.numeric[-1]  # past the first third: not moved
+    assert abs(logged[untouched.name].iloc[50 * plain.sent :].mean() - untouched.mean) < 0.5 * untouched.std
+
+
+def test_loadgen_without_rows_needs_a_server_that_lists_its_features(tmp_path):
+    """Down: exit-3 error naming the URL. A server with no /features (not an mlbudget server): says to give rows."""
+    import http.server
+    import threading
+
+    from mlbudget.errors import DependencyError
+    from mlbudget.serve.loadgen import load_settings, run_load
+
+    with pytest.raises(DependencyError, match=r"http://127\.0\.0\.1:9/features unreachable"):
+        run_load(load_settings(url="http://127.0.0.1:9/predict", requests=1))
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{other.server_address[1]}/predict"
+        with pytest.raises(DependencyError, match=r"/features answered HTTP 404.*--rows FILE") as raised:
+            run_load(load_settings(url=url, requests=1))
+        assert raised.value.exit_code == 3
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def _get(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()

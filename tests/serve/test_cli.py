@@ -49,14 +49,21 @@ def test_loadgen_json_counts(app, demo_bundle):
     assert doc["rows"] == doc["ok"] * 4 and 0 < doc["p50_ms"] <= doc["p95_ms"] <= doc["p99_ms"]
 
 
-def test_loadgen_exits_3_when_nothing_answers(app):
+def test_loadgen_exits_3_when_nothing_answers(app, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: connections are refused
-    result = CliRunner().invoke(app, ["loadgen", "--url", f"http://127.0.0.1:{port}/predict", "-n", "3", "--json"])
+    url = f"http://127.0.0.1:{port}/predict"
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n")
+    result = CliRunner().invoke(app, ["loadgen", "--url", url, "-n", "3", "--rows", str(rows), "--json"])
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
     assert doc["failed"] == doc["sent"] == 3 and doc["p50_ms"] is None
+    # Without --rows it asks the server for its features first, and says the server is down.
+    result = CliRunner().invoke(app, ["loadgen", "--url", url, "-n", "3", "--json"])
+    assert result.exit_code == 3
+    assert f"127.0.0.1:{port}/features unreachable" in result.output
 
 
 @pytest.mark.parametrize(
