@@ -8,8 +8,11 @@ measured process inherits the generator's memory. Stages:
   SAMPLE_ROWS (20,000) rows: one streaming pass with exact row-count/null/range counts, GX on a seeded sample);
 - ``validate_whole``: the same gate with GX on every row loaded in pandas (the previous behaviour);
 - ``splits``: :func:`mlbudget.cycle.splits.split_window` (holdout, fresh and calibration files; streamed);
-- ``detect``: :func:`mlbudget.detection.detect.detect` on the window read whole with pandas (as
-  ``mlbudget.cycle.detection`` does) against a 100,000-row reference.
+- ``detect``: :func:`mlbudget.detection.detect.detect_file`, as ``mlbudget.cycle.detection`` runs it:
+  the feature columns streamed from the file for drift, the other columns read in one projection,
+  against a 100,000-row reference;
+- ``detect_whole``: :func:`mlbudget.detection.detect.detect` on the window read whole with pandas
+  (the previous behaviour).
 
 Usage::
 
@@ -103,14 +106,17 @@ def measure(stage: str, window_path: str, reference_path: str) -> dict:
         sample = 1 << 62 if stage == "validate_whole" else SAMPLE_ROWS
         result = validate_window(window, budget, spec, sample_rows=sample)
         extra = {"success": result.success, "failed": len(result.failed), "sample_rows": result.sample_rows}
-    elif stage == "detect":
+    elif stage in ("detect", "detect_whole"):
         import pandas as pd
 
-        from mlbudget.detection.detect import detect
+        from mlbudget.detection.detect import detect, detect_file
 
-        frame = pd.read_parquet(window_path)
         reference = pd.read_parquet(reference_path)
-        report = detect(frame, budget, reference, spec, reference_class_share={0: 0.5, 1: 0.5})
+        share = {0: 0.5, 1: 0.5}
+        if stage == "detect":
+            report = detect_file(window_path, budget, reference, spec, reference_class_share=share)
+        else:
+            report = detect(pd.read_parquet(window_path), budget, reference, spec, reference_class_share=share)
         extra = {"findings": len(report.findings)}
     elif stage == "splits":
         import tempfile

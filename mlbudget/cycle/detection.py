@@ -18,7 +18,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     import pyarrow.parquet as pq
 
     from mlbudget.detection.budget_checks import check_model_size
-    from mlbudget.detection.detect import detect
+    from mlbudget.detection.detect import detect, window_columns_but_features
     from mlbudget.models.bundle import ModelBundle
     from mlbudget.sources.metrics_summary import read_metrics
     from mlbudget.sources.window import ProductionWindow
@@ -34,7 +34,9 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
     # A regressor's values are no classes: its prediction drift is reported as not checked.
     labels = pd.read_parquet(bundle.reference_path, columns=[spec.label])[spec.label] if classifier else None
     class_share = labels.value_counts(normalize=True).to_dict() if classifier else {}
-    frame = pd.read_parquet(window.path)
+    # Bounded memory: the window's feature columns are read in record batches (drift) or as a
+    # seeded sample (label-free estimation), never whole; the other detectors get the other columns.
+    frame = window_columns_but_features(window.path, spec)
     report = detect(
         frame,
         cycle.budget,
@@ -44,6 +46,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         reference_class_share=class_share,
         metrics=read_metrics(window.metrics_path) if window.metrics_path else None,
         champion_level=_champion_level(cycle),
+        drift_rows=window.path,
     )
     report.findings.append(check_model_size(bundle.size_mb(), cycle.budget))
     rule = cycle.budget.limits.accuracy
@@ -54,7 +57,9 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         report.findings.append(level_unknown(rule.metric))
     from mlbudget.detection.label_free import estimated_accuracy_findings
 
-    report.findings += estimated_accuracy_findings(bundle.root, frame, cycle.budget, _champion_level(cycle))
+    report.findings += estimated_accuracy_findings(
+        bundle.root, frame, cycle.budget, _champion_level(cycle), window_path=window.path
+    )
     return report
 
 

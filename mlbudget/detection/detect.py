@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from mlbudget.budget.model import Budget
@@ -27,6 +29,7 @@ def detect(
     reference_class_share: dict | None = None,
     metrics: WindowMetrics | None = None,
     champion_level: ReferenceQuality | None = None,
+    drift_rows: pd.DataFrame | str | Path | None = None,
 ) -> DetectionReport:
     """Budget checks, latency creep, accuracy, prediction drift and data drift for one window.
 
@@ -42,6 +45,8 @@ def detect(
             throughput and creep come from them instead of the rows.
         champion_level: the champion's quality on its reference holdout (see :mod:`mlbudget.models.quality`):
             production quality worse than it by more than ``max_drop`` is an accuracy violation.
+        drift_rows: where data drift reads the feature columns (default ``window_frame``): the window's
+            Parquet file is read in record batches, so ``window_frame`` may hold only the other columns.
 
     Returns:
         The findings (passes included) and the drift report.
@@ -63,13 +68,49 @@ def detect(
     )
     drift = detect_drift(
         reference,
-        window_frame,
+        window_frame if drift_rows is None else drift_rows,
         budget.monitoring.drift,
         numeric=[f.name for f in spec.numeric],
         categorical=[f.name for f in spec.categorical],
     )
     findings += drift_findings(drift, budget.monitoring.drift.max_drifted_share)
     return DetectionReport(findings=findings, drift=drift)
+
+
+def detect_file(window_path: str | Path, budget: Budget, reference, spec: FeatureSpec, **options) -> DetectionReport:
+    """:func:`detect` on a window's Parquet file in bounded memory.
+
+    The feature columns (most of a window) are never loaded whole: drift reads them from the
+    file in record batches; the detectors of latency, errors, memory, quality and predictions get
+    the other columns, read in one projection.
+
+    Args:
+        window_path: the window's Parquet file.
+        budget, reference, spec: as for :func:`detect`.
+        options: the other keyword arguments of :func:`detect`.
+
+    Returns:
+        The report :func:`detect` gives on the whole frame (a test checks they are equal).
+    """
+    return detect(
+        window_columns_but_features(window_path, spec), budget, reference, spec, drift_rows=window_path, **options
+    )
+
+
+def window_columns_but_features(window_path: str | Path, spec: FeatureSpec) -> pd.DataFrame:
+    """Every column of the window's Parquet file except the model's feature columns, in one projection.
+
+    ``status`` (two values on every row) comes as a categorical column: 10M rows of it as strings take
+    about 0.6 GB, as codes 10 MB.
+    """
+    import pyarrow.parquet as pq
+
+    from mlbudget.sources.window import STATUS
+
+    features = set(spec.columns)
+    others = [c for c in pq.read_schema(window_path).names if c not in features]
+    table = pq.read_table(window_path, columns=others, read_dictionary=[STATUS] if STATUS in others else None)
+    return table.to_pandas()
 
 
 def drift_findings(report: DriftReport, max_drifted_share: float) -> list[Finding]:

@@ -148,7 +148,7 @@ def estimate_accuracy(
     )
 
 
-def estimated_accuracy_findings(bundle_dir, frame, budget, champion_level=None) -> list:
+def estimated_accuracy_findings(bundle_dir, frame, budget, champion_level=None, window_path=None) -> list:
     """The window's accuracy estimated without labels, as a finding, when too few labels have arrived.
 
     Nothing when ``monitoring.quality_estimate`` is ``off``, the budget sets no quality limit, the model is
@@ -162,6 +162,8 @@ def estimated_accuracy_findings(bundle_dir, frame, budget, champion_level=None) 
         frame: the production window's rows (its feature columns, ``label`` where labels arrived).
         budget: the budget.
         champion_level: the champion's stored quality on its reference holdout (for the drop rule).
+        window_path: the window's Parquet file; feature columns ``frame`` lacks are read from it, as a
+            seeded sample of at most ``MAX_ROWS`` rows read batch by batch (memory does not grow with the window).
 
     Raises:
         ModelFileError: the champion graph cannot be loaded.
@@ -190,11 +192,17 @@ def estimated_accuracy_findings(bundle_dir, frame, budget, champion_level=None) 
     reference = pd.read_parquet(bundle.reference_path)
     reference = reference[reference[contract.label].notna()].reset_index(drop=True)
     missing = [c for c in contract.columns if c not in frame.columns]
+    if missing and window_path is not None:
+        rows = sample_rows(window_path, contract.columns, MAX_ROWS).dropna(subset=contract.columns)
+        missing = [c for c in contract.columns if c not in rows.columns]
+    else:
+        rows = None
     if missing:
         return [_info(metric, f"label-free estimate skipped: the window lacks feature columns {missing[:5]}")]
-    rows = frame.dropna(subset=contract.columns)
-    if len(rows) > MAX_ROWS:  # a seeded sample bounds the cost; the interval widens accordingly
-        rows = rows.sample(MAX_ROWS, random_state=0)
+    if rows is None:
+        rows = frame.dropna(subset=contract.columns)
+        if len(rows) > MAX_ROWS:  # a seeded sample bounds the cost; the interval widens accordingly
+            rows = rows.sample(MAX_ROWS, random_state=0)
     if reference.empty or rows.empty:
         return [_info(metric, "label-free estimate skipped: no reference rows or no complete window rows")]
     from mlbudget.errors import MlbudgetError
@@ -271,3 +279,32 @@ def _info(metric: str, message: str):
     from mlbudget.detection.findings import Finding
 
     return Finding(kind="accuracy", status="info", metric=metric, message=message, details={"estimated": True})
+
+
+def sample_rows(path, columns: list[str], n: int, seed: int = 0):
+    """A seeded sample of at most ``n`` rows of a Parquet file's ``columns`` (those it has), in file order.
+
+    The rows are chosen up front from the row count in the footer and picked out of each record
+    batch, so only the sample is ever held, however long the file.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlbudget.errors import InputError
+
+    try:
+        parquet = pq.ParquetFile(str(path))
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: not a readable Parquet window ({exc})") from exc
+    present = [c for c in columns if c in parquet.schema_arrow.names]
+    total = parquet.metadata.num_rows
+    chosen = np.arange(total) if total <= n else np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
+    parts, start = [], 0
+    for batch in parquet.iter_batches(columns=present, batch_size=65_536, use_threads=False):
+        lo, hi = np.searchsorted(chosen, [start, start + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(chosen[lo:hi] - start)))
+        start += batch.num_rows
+    table = pa.Table.from_batches(parts, schema=parts[0].schema) if parts else parquet.schema_arrow.empty_table()
+    return table.select(present).to_pandas()

@@ -89,3 +89,34 @@ def test_borderline_feature_is_a_warning_that_never_makes_dataset_drift():
     assert warnings == {"psi:a": "a: psi 0.050 > 0.020", "psi:b": "b: psi 0.021 borderline (threshold 0.020)"}
     dataset = [f for f in findings if f.metric == "drifted_share"]
     assert dataset[0].status == "ok" and dataset[0].details == {"drifted": ["a"]}
+
+
+def test_drift_from_the_window_file_equals_drift_from_the_whole_frame(reference, tmp_path):
+    """detect_window's bounded path: the detectors get the columns other than the features, drift reads
+    the features from the Parquet file in record batches; every finding is the same."""
+    frame = window(0.5)
+    path = tmp_path / "window.parquet"
+    frame.to_parquet(path, index=False)
+    from mlbudget.detection.detect import detect_file, window_columns_but_features
+
+    whole = detect(frame, BUDGET, reference, SPEC, memory_mb=[100.0, 120.0])
+    streamed = detect_file(path, BUDGET, reference, SPEC, memory_mb=[100.0, 120.0])
+    assert set(window_columns_but_features(path, SPEC).columns) == set(frame.columns) - set(SPEC.columns)
+    assert [f.model_dump() for f in streamed.findings] == [f.model_dump() for f in whole.findings]
+    assert streamed.drift.model_dump() == whole.drift.model_dump()
+    assert any(f.kind == "drift" and f.status == "violation" for f in streamed.findings)
+
+
+def test_sample_rows_holds_a_seeded_bounded_sample_in_file_order(tmp_path):
+    from mlbudget.detection.label_free import sample_rows
+
+    frame = pd.DataFrame({"a": np.arange(200_000), "b": np.arange(200_000) * 2.0, "c": "x"})
+    path = tmp_path / "w.parquet"
+    frame.to_parquet(path, index=False, row_group_size=30_000)
+    sample = sample_rows(path, ["a", "b", "missing"], 1_000, seed=3)
+    assert list(sample.columns) == ["a", "b"] and len(sample) == 1_000
+    assert sample["a"].is_monotonic_increasing and sample["a"].is_unique
+    assert (sample["b"] == sample["a"] * 2.0).all()  # whole rows, not columns sampled apart
+    assert sample["a"].max() > 150_000 and sample["a"].min() < 50_000  # from across the file
+    assert sample.equals(sample_rows(path, ["a", "b"], 1_000, seed=3))
+    assert len(sample_rows(path, ["a"], 10**6)) == 200_000  # fewer rows than asked: all of them

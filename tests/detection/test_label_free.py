@@ -126,6 +126,22 @@ def test_an_estimated_drop_is_a_violation_marked_estimated(champion):
 
 
 @pytest.mark.slow
+def test_features_read_from_the_window_file_give_the_same_estimate(champion, tmp_path):
+    """The cycle hands over the window without its feature columns and the file they are read from."""
+    folder, model, features, rows = champion
+    window = _window(rows(4000, closer=0.4), 40)
+    path = tmp_path / "window.parquet"
+    window.to_parquet(path, index=False)
+    level = ReferenceQuality(metric="accuracy", value=0.93, measured_on="test holdout")
+    (whole,) = estimated_accuracy_findings(folder, window, _budget("act"), level)
+    others = window.drop(columns=features)
+    (read,) = estimated_accuracy_findings(folder, others, _budget("act"), level, window_path=path)
+    assert read.model_dump() == whole.model_dump()  # 4,000 rows: under MAX_ROWS, every row in both
+    (skipped,) = estimated_accuracy_findings(folder, others, _budget("act"), level)
+    assert "lacks feature columns" in skipped.message
+
+
+@pytest.mark.slow
 def test_an_unshifted_window_is_ok_and_report_mode_only_informs(champion):
     folder, model, features, rows = champion
     same = rows(4000)
