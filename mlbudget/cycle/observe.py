@@ -217,16 +217,22 @@ def detect(cycle_dir: str) -> dict[str, Any]:
     if not cycle.layout.detection.exists():
         write_json(cycle.layout.detection, detect_window(cycle))
     report = read_model(cycle.layout.detection, DetectionReport)
-    from mlbudget.cycle.watch import watch
-
-    # The champion's production verdict; a newly promoted one that regressed is rolled back here.
-    watched = watch(cycle_dir)
     return {
         "violations": [f.message for f in report.violations],
         "warnings": [f.message for f in report.warnings],
         "drifted_share": report.drift.drifted_share if report.drift else 0.0,
-        "watch": watched["status"],
     }
+
+
+def watch_champion(cycle_dir: str) -> dict[str, Any]:
+    """The champion's production verdict from the findings; a newly promoted one that regressed is rolled back.
+
+    The one stage after ``detect`` that may move an alias, so that the DAGs run it in the registry pool
+    with ``register`` and ``decide``; ``detect`` itself only reads.
+    """
+    from mlbudget.cycle.watch import watch
+
+    return watch(cycle_dir)
 
 
 def plan(cycle_dir: str) -> dict[str, Any]:

@@ -78,7 +78,8 @@ def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None, clock: Clock
         stages.report(cycle_dir)
         return _outcome(cycle_dir, "invalid_window", started)
     hook("detect", "budget, creep, drift, accuracy")
-    if stages.detect(cycle_dir)["watch"] == "rolled_back":  # a watched champion regressed: it was rolled back
+    stages.detect(cycle_dir)
+    if stages.watch_champion(cycle_dir)["status"] == "rolled_back":  # a watched champion regressed: it was rolled back
         stages.report(cycle_dir)
         return _outcome(cycle_dir, "rolled_back", started)
     hook("plan", "policy")

@@ -6,7 +6,7 @@ Airflow task body is one call here and XCom stays tiny.
 
 from mlbudget.cycle.approval import approval_request, decide
 from mlbudget.cycle.compete import benchmark, candidate_names, finals, generate, select
-from mlbudget.cycle.observe import detect, plan, prepare, pull, validate
+from mlbudget.cycle.observe import detect, plan, prepare, pull, validate, watch_champion
 from mlbudget.cycle.publish import register, report
 from mlbudget.cycle.run import CycleOutcome, run_cycle
 
@@ -27,4 +27,5 @@ __all__ = [
     "run_cycle",
     "select",
     "validate",
+    "watch_champion",
 ]

@@ -93,6 +93,12 @@ def detect(cycle_dir: str) -> dict[str, Any]:
 
 
 @task
+def watch_champion(cycle_dir: str) -> dict[str, Any]:
+    """The champion's production verdict; a newly promoted one that regressed is rolled back (a registry write)."""
+    return run_stage("watch_champion", cycle_dir)
+
+
+@task
 def plan(cycle_dir: str) -> dict[str, Any]:
     """The plan: which fp32 and which compression candidate kinds to make, and why."""
     return run_stage("plan", cycle_dir)
@@ -147,7 +153,8 @@ def report(cycle_dir: str) -> dict[str, Any]:
 
 
 REGISTRY_POOL = "mlbudget_registry"
-"""A pool of one slot: the tasks that write to the registry (register, record_decision) of every DAG run -
+"""A pool of one slot: the tasks that write to MLflow's registry or open a cycle's run (prepare, watch_champion,
+register, record_decision) of every DAG run -
 scheduled, asset-triggered or on demand, of any budget - run one at a time. Create it once:
 ``airflow pools set mlbudget_registry 1 "mlbudget registry writes"`` (deploy/airflow-local.sh and the
 compose stack do)."""
@@ -227,13 +234,16 @@ def build_cycle(
         approval: add the approval tasks (some budget of the DAG has ``promotion.approval: required``;
             they skip themselves for a budget without it). Left out otherwise: nothing to import at parse.
     """
-    prepared = prepare(budget=budget, config_dir=config_dir, default_workdir=default_workdir)
+    # prepare (opens the cycle's MLflow run, found again by its key on a re-run) and every task that moves an
+    # alias (watch_champion's rollback, register, record_decision) share the one-slot registry pool.
+    prepared = prepare.override(pool=REGISTRY_POOL)(budget=budget, config_dir=config_dir, default_workdir=default_workdir)
     cycle_dir = prepared["cycle_dir"]
     pulled = pull(cycle_dir)
     validated = validate(cycle_dir)
     detected = detect(cycle_dir)
+    watched = watch_champion.override(pool=REGISTRY_POOL)(cycle_dir)
     planned = plan(cycle_dir)
-    pulled >> validated >> detected >> planned
+    pulled >> validated >> detected >> watched >> planned
 
     gate = candidates_wanted(planned)
     fp32_kinds = kinds.override(task_id="kinds_fp32")(planned, "fp32")

@@ -94,11 +94,14 @@ def _ctx(world, window: str) -> CycleContext:
 
 
 def _judge(world, window: str) -> tuple[str, dict]:
-    """The cycle's first half (prepare, pull, validate, detect): the champion's production verdict is recorded."""
+    """The cycle's first half (prepare, pull, validate, detect, watch_champion): the champion's production
+    verdict is recorded; the findings with the watch's status under ``watch``."""
     cycle_dir = stages.prepare(_ctx(world, window))["cycle_dir"]
     stages.pull(cycle_dir)
     assert stages.validate(cycle_dir)["success"]
-    return cycle_dir, stages.detect(cycle_dir)
+    detected = stages.detect(cycle_dir)
+    assert not (Path(cycle_dir) / "watch.json").exists()  # detect only reads; the watch writes
+    return cycle_dir, {**detected, "watch": stages.watch_champion(cycle_dir)["status"]}
 
 
 def _champion(world) -> str:

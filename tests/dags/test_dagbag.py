@@ -20,6 +20,7 @@ STAGE_ORDER = [
     "pull",
     "validate",
     "detect",
+    "watch_champion",
     "plan",
     "candidates_wanted",
     "kinds_fp32",
@@ -83,7 +84,9 @@ def test_tasks_mirror_the_stages_in_order(dagbag, dag_id):
     for task_id in ["generate_fp32", "generate_compress", *[b.task_id for b in benchmarks]]:
         assert isinstance(dag.task_dict[task_id], MappedOperator), task_id
     # Registry writes of every run share a one-slot pool; demo's promotions need no approval.
-    assert dag.task_dict["register"].pool == "mlbudget_registry"
+    for task_id in ("prepare", "watch_champion", "register"):
+        assert dag.task_dict[task_id].pool == "mlbudget_registry", task_id
+    assert dag.task_dict["detect"].pool != "mlbudget_registry"  # the long read-only work runs side by side
     assert ("approve_promotion" in dag.task_dict) == (dag_id == "mlbudget_on_demand")  # demo-approval is a choice
 
 
