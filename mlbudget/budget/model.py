@@ -313,6 +313,11 @@ class Monitoring(StrictModel):
     """With fewer labels than ``min_labelled_rows``, a classifier's accuracy is *estimated* without labels
     (ATC fitted on the champion's reference rows): ``report`` shows it (info), ``act`` lets the policy act on
     an estimated drop (violation when the whole interval lies below the floor), ``off`` skips it."""
+    memory_horizon: Duration | None = None
+    """A leak caught before it breaks ``limits.max_peak_rss_mb``: the window's memory trend (the lower
+    bound of its 95% Theil-Sen slope interval, so noise projects nothing) is carried this far past the
+    window's end, and the projected RSS is judged against the limit like the peak (``warn`` within
+    ``warn_margin``, ``violation`` above). None: growth is reported as info only."""
     latency_creep: LatencyCreepRule = Field(default_factory=LatencyCreepRule)
     """Latency creep rule."""
     drift: DriftSettings = Field(default_factory=DriftSettings)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from mlbudget.budget.durations import format_duration
 from mlbudget.budget.model import Budget
 from mlbudget.detection.findings import Finding, Status
 from mlbudget.errors import InputError
@@ -143,7 +144,76 @@ def check_memory(memory_mb: Sequence[float] | None, budget: Budget) -> list[Find
             )
         )
     findings.append(_memory_growth(samples))
+    horizon = budget.monitoring.memory_horizon
+    if horizon is not None and limit is not None:
+        findings.append(_memory_trend(samples, budget.monitoring.window.total_seconds(), horizon, limit, budget))
     return findings
+
+
+def sen_slope(y: np.ndarray, spacing: float, z: float = 1.959964) -> tuple[float, float, float]:
+    """Theil-Sen slope of evenly spaced samples with Sen's confidence interval (95% by default).
+
+    Returns:
+        (slope, lower bound, upper bound), per unit of ``spacing``'s time.
+    """
+    n = len(y)
+    i, j = np.triu_indices(n, k=1)
+    slopes = np.sort((y[j] - y[i]) / ((j - i) * spacing))
+    pairs = len(slopes)
+    c = z * np.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)  # Kendall's S: ties ignored (bucket means rarely tie)
+    lo = max(int(np.round((pairs - c) / 2.0)) - 1, 0)  # Sen (1968), eq. 2.6, as scipy.stats.theilslopes
+    hi = min(int(np.round((pairs + c) / 2.0)), pairs - 1)
+    return float(np.median(slopes)), float(slopes[lo]), float(slopes[hi])
+
+
+MIN_TREND_SAMPLES = 8
+"""A memory trend needs at least this many samples (time buckets) to be projected."""
+
+
+def _memory_trend(samples: np.ndarray, window_s: float, horizon, limit: float, budget: Budget) -> Finding:
+    """The memory level projected ``horizon`` past the window's end on the trend's lower bound, against the cap.
+
+    Samples are the window's time-bucket means, taken as evenly spaced over the window.
+    """
+    hours = horizon.total_seconds() / 3600.0
+    label = format_duration(horizon)
+    if samples.size < MIN_TREND_SAMPLES:
+        return Finding(
+            kind="memory",
+            status="info",
+            metric="projected_rss_mb",
+            limit=limit,
+            message=f"{samples.size} memory samples: too few (< {MIN_TREND_SAMPLES}) to project a trend",
+        )
+    spacing_h = window_s / 3600.0 / samples.size
+    slope, lo, hi = sen_slope(samples, spacing_h)
+    x = np.arange(samples.size) * spacing_h
+    level = float(np.median(samples - slope * x) + slope * x[-1])  # the trend's level at the last sample
+    rate = max(lo, 0.0)  # only growth the interval is sure of
+    projected = level + rate * (hours + spacing_h / 2)
+    status = cap_status(projected, limit, budget.warn_margin)
+    a, b = compared(projected, limit)
+    if rate > 0:
+        reach = (limit - level) / rate
+        when = "already over the limit" if reach <= 0 else f"reaches {b} MB in {reach:,.1f} h at that rate"
+        trend = f"memory grows {slope:+.2f} MB/h (95% interval [{lo:+.2f}, {hi:+.2f}]); {when}"
+    else:
+        trend = f"no sure growth (slope {slope:+.2f} MB/h, 95% interval [{lo:+.2f}, {hi:+.2f}])"
+    return Finding(
+        kind="memory",
+        status=status,
+        metric="projected_rss_mb",
+        actual=projected,
+        limit=limit,
+        message=f"{trend}: RSS in {label} projected {a} MB {_RELATION[status]} {b} MB",
+        details={
+            "slope_mb_per_h": slope,
+            "slope_interval": [lo, hi],
+            "level_mb": level,
+            "horizon_h": hours,
+            "samples": int(samples.size),
+        },
+    )
 
 
 def _memory_growth(samples: np.ndarray) -> Finding:

@@ -72,3 +72,76 @@ def test_check_budget_passes_included_and_missing_columns():
     with pytest.raises(InputError, match="production window lacks columns: latency_ms"):
         check_latency(pd.DataFrame({"status": ["ok"]}), budget(latency={"p95_ms": 50}))
     assert check_latency(window([], errors=3), budget(latency={"p95_ms": 50}))[0].status == "info"
+
+
+def leak_budget(horizon: str | None, limit: float = 1000.0) -> Budget:
+    monitoring = {"window": "24h"} | ({"memory_horizon": horizon} if horizon else {})
+    return Budget.model_validate(
+        {
+            "name": "m",
+            "version": "1.0.0",
+            "owner": "team",
+            "limits": {"max_peak_rss_mb": limit},
+            "warn_margin": 0.1,
+            "monitoring": monitoring,
+        }
+    )
+
+
+def memory(start: float, per_hour: float, noise: float = 2.0, n: int = 96, seed: int = 0) -> list[float]:
+    """Bucket means of a 24 h window: a linear trend with noise."""
+    hours = (np.arange(n) + 0.5) * 24.0 / n
+    return list(start + per_hour * hours + np.random.default_rng(seed).normal(0.0, noise, n))
+
+
+def _projected(findings):
+    (found,) = [f for f in findings if f.metric == "projected_rss_mb"]
+    return found
+
+
+def test_a_leak_that_reaches_the_limit_within_the_horizon_is_a_violation():
+    samples = memory(500.0, 4.0)  # 500 -> 596 MB in a day; the 1,000 MB limit is ~4 days away
+    assert [f.metric for f in check_memory(samples, leak_budget(None))] == ["peak_rss_mb", "memory_growth_mb"]
+    week = _projected(check_memory(samples, leak_budget("7d")))
+    assert week.status == "violation" and week.actual > 1000
+    assert 3.8 < week.details["slope_mb_per_h"] < 4.2 and week.details["slope_interval"][0] > 3.5
+    assert "memory grows +4.0" in week.message and "reaches 1000.0 MB in 101" in week.message
+    assert "RSS in 1w projected" in week.message
+    day = _projected(check_memory(samples, leak_budget("1d")))  # 596 + ~96 MB: far under the limit
+    assert day.status == "ok" and 650 < day.actual < 720
+    warn = _projected(check_memory(samples, leak_budget("84h")))  # ~596 + 4 x 84 = ~930: within 10 % of 1,000
+    assert warn.status == "warn"
+
+
+def test_flat_noisy_memory_never_projects_a_leak():
+    """Noise alone gives no sure growth: the interval's lower bound is <= 0 for every seed."""
+    for seed in range(40):
+        found = _projected(check_memory(memory(800.0, 0.0, noise=20.0, seed=seed), leak_budget("30d")))
+        assert found.status == "ok", found.message
+        assert found.actual < 860  # the level, not a projected slope
+
+
+def test_too_few_memory_samples_project_nothing():
+    found = _projected(check_memory([500.0, 520.0, 540.0], leak_budget("7d")))
+    assert found.status == "info" and "too few" in found.message
+
+
+def test_sen_slope_equals_scipy_theilslopes():
+    from scipy.stats import theilslopes
+
+    from mlbudget.detection.budget_checks import sen_slope
+
+    y = np.asarray(memory(300.0, 1.5, noise=4.0, n=60, seed=3))
+    slope, lo, hi = sen_slope(y, spacing=0.4)
+    ref = theilslopes(y, np.arange(60) * 0.4, alpha=0.95)
+    assert (
+        slope == pytest.approx(ref.slope) and lo == pytest.approx(ref.low_slope) and hi == pytest.approx(ref.high_slope)
+    )
+
+
+def test_memory_horizon_is_a_duration_in_the_budget():
+    from mlbudget.errors import BudgetError
+
+    assert leak_budget("7d").monitoring.memory_horizon.total_seconds() == 7 * 86400
+    with pytest.raises((BudgetError, ValueError), match="memory_horizon"):
+        leak_budget("soon")
