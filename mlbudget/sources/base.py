@@ -182,9 +182,10 @@ def normalised_source_config(name: str, config: dict[str, Any]) -> dict[str, Any
         importlib.import_module(_BUILTIN_SOURCES[name])
         model = MetricsSource._registry[name].config_model
     else:
-        load_builtin_sources()
-        known = MetricsSource.registered()
+        known = MetricsSource.registered()  # plug-in sources (the demo's simulator among them) register on load
         if name not in known:
+            load_builtin_sources()  # only to list every known name
+            known = MetricsSource.registered()
             raise ValueError(f"unknown metrics source {name!r} (known: {', '.join(sorted(known))})")
         model = known[name].config_model
     try:
