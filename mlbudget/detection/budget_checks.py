@@ -69,11 +69,22 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
         ]
     findings = []
     for percentile, limit in limits:
-        actual = float(np.percentile(latency, float(percentile[1:])))
+        q = float(percentile[1:])
+        actual = float(np.percentile(latency, q))
+        lo, hi = percentile_interval(latency, q / 100.0)
         status = cap_status(actual, limit, budget.warn_margin)
+        straddles = lo <= limit < hi
+        if straddles:  # the limit lies inside the percentile's 95% interval: not sure either way
+            status = "warn"
         a, b = compared(actual, limit)
-        message = f"{percentile} {a} ms {_RELATION[status]} {b} ms (production window, {n:,} requests)"
-        if status == "warn":
+        low, high = compared(lo, hi)
+        relation = ">" if actual > limit else "<="
+        message = (
+            f"{percentile} {a} ms {relation} {b} ms [95% interval {low}, {high} ms] (production window, {n:,} requests)"
+        )
+        if straddles:
+            message += ", the interval straddles the limit"
+        elif status == "warn":
             message += f", within {budget.warn_margin:.0%} of the limit"
         if n < MIN_SAMPLES[percentile]:
             message += f"; too few samples for a {percentile} claim (need {MIN_SAMPLES[percentile]})"
@@ -85,10 +96,25 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
                 actual=actual,
                 limit=limit,
                 message=message,
-                details={"samples": n, "min_samples": MIN_SAMPLES[percentile]},
+                details={"samples": n, "min_samples": MIN_SAMPLES[percentile], "interval": [lo, hi]},
             )
         )
     return findings
+
+
+def percentile_interval(values: np.ndarray, q: float, z: float = 1.959964) -> tuple[float, float]:
+    """Distribution-free 95% confidence interval of the ``q`` quantile from order statistics.
+
+    The number of samples under the true quantile is Binomial(n, q); its normal approximation
+    gives the ranks ``n q -+ z sqrt(n q (1 - q))`` (one rank of continuity either side), and the
+    interval is the sorted values at those ranks, clipped to the sample.
+    """
+    n = len(values)
+    spread = z * np.sqrt(n * q * (1.0 - q))
+    lo = int(np.clip(np.floor(n * q - spread) - 1, 0, n - 1))
+    hi = int(np.clip(np.ceil(n * q + spread), 0, n - 1))
+    part = np.partition(values, [lo, hi])
+    return float(part[lo]), float(part[hi])
 
 
 def check_error_rate(frame: pd.DataFrame, budget: Budget) -> list[Finding]:

@@ -31,9 +31,11 @@ def test_latency_violation_warn_and_ok_with_message():
     assert by_metric["p95_ms"].status == "warn"  # 950.05 is within 10 % of 960
     assert by_metric["p99_ms"].status == "violation"
     assert by_metric["p99_ms"].actual == pytest.approx(np.percentile(np.arange(1.0, 1001.0), 99))
-    assert by_metric["p99_ms"].message == "p99 990.0 ms > 980.0 ms (production window, 1,000 requests)"
-    assert by_metric["p95_ms"].message.endswith("within 10% of the limit")
-    assert by_metric["p99_ms"].details == {"samples": 1000, "min_samples": 662}
+    assert by_metric["p99_ms"].message == (
+        "p99 990.0 ms > 980.0 ms [95% interval 983.0, 998.0 ms] (production window, 1,000 requests)"
+    )  # ranks 990 -+ 1.96 sqrt(1000 x 0.99 x 0.01) (+1 either side): the 983rd and 998th values
+    assert by_metric["p95_ms"].message.endswith("the interval straddles the limit")  # 960 in [936, 965]
+    assert by_metric["p99_ms"].details == {"samples": 1000, "min_samples": 662, "interval": [983.0, 998.0]}
 
 
 def test_warn_margin_boundary():
@@ -42,6 +44,8 @@ def test_warn_margin_boundary():
     assert check_latency(window([90.5] * 10), limits)[0].status == "warn"
     assert check_latency(window([100.0] * 10), limits)[0].status == "warn"
     assert check_latency(window([100.1] * 10), limits)[0].status == "violation"
+    margin = check_latency(window(np.linspace(92.0, 93.0, 1000)), limits)[0]  # interval far from 100
+    assert margin.status == "warn" and margin.message.endswith("within 10% of the limit")
 
 
 def test_too_few_samples_for_p99_said_so():
@@ -145,3 +149,30 @@ def test_memory_horizon_is_a_duration_in_the_budget():
     assert leak_budget("7d").monitoring.memory_horizon.total_seconds() == 7 * 86400
     with pytest.raises((BudgetError, ValueError), match="memory_horizon"):
         leak_budget("soon")
+
+
+def test_percentile_interval_covers_the_true_quantile_95_percent_of_the_time():
+    from mlbudget.detection.budget_checks import percentile_interval
+
+    rng = np.random.default_rng(5)
+    true_p95 = -np.log(0.05)  # exponential(1)
+    covered = 0
+    for _ in range(400):
+        lo, hi = percentile_interval(rng.exponential(1.0, 400), 0.95)
+        covered += lo <= true_p95 <= hi
+    assert 0.92 <= covered / 400 <= 0.99
+
+
+def test_a_percentile_over_the_limit_whose_interval_straddles_it_is_a_warning():
+    """200 requests: the p95 estimate is over the limit, but the limit lies inside its interval."""
+    latency = np.random.default_rng(1).gamma(4.0, 5.0, 200)
+    p95 = float(np.percentile(latency, 95))
+    (few,) = check_latency(window(latency), budget(latency={"p95_ms": p95 * 0.99}))
+    assert few.actual > few.limit and few.status == "warn"
+    assert few.details["interval"][0] <= few.limit < few.details["interval"][1]
+    assert "the interval straddles the limit" in few.message and "200 requests" in few.message
+    many = np.random.default_rng(1).gamma(4.0, 5.0, 200_000)  # same shape, 1000x the samples
+    (sure,) = check_latency(window(many), budget(latency={"p95_ms": float(np.percentile(many, 95)) * 0.97}))
+    assert sure.status == "violation" and sure.details["interval"][0] > sure.limit
+    under = check_latency(window(latency), budget(latency={"p95_ms": p95 * 1.01}))[0]
+    assert under.actual <= under.limit and under.status == "warn"  # still within the interval (and margin)
