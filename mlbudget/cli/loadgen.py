@@ -24,7 +24,9 @@ def loadgen_command(
         0.0, "--feature-shift", help="Drift the generated rows: mean shift of a third of the numeric features, in std."
     ),
     rows: str | None = typer.Option(
-        None, "--rows", help="Parquet or CSV rows to send, in order and cycled (default: rows made from the server's GET /features)."
+        None,
+        "--rows",
+        help="Parquet or CSV rows to send, in order and cycled (default: rows made from the server's GET /features).",
     ),
     error_share: float = typer.Option(
         0.0, "--error-share", help="Share of requests sent without a feature column (answered 400)."
@@ -33,7 +35,9 @@ def loadgen_command(
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for one answer."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Send rows (--rows FILE, else made from the model's features) to POST /predict at --rps for --duration seconds (or --requests N); print counts and p50/p95.
+    """Send rows to POST /predict at --rps for --duration s (or --requests N); print counts and p50/p95.
+
+    Rows come from --rows FILE, else they are made from the served model's features (GET /features).
 
     Exits 3 when no request got an answer (the server is down or unreachable).
     """

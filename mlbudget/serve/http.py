@@ -1,4 +1,4 @@
-"""The model server: ``POST /predict``, ``GET /metrics``, ``GET /health``, ``GET /features`` on the stdlib ``ThreadingHTTPServer``.
+"""The model server: ``POST /predict``, ``GET /metrics``, ``/health`` and ``/features``, on ``ThreadingHTTPServer``.
 
 One thread per connection (HTTP/1.1 keep-alive); ONNX Runtime releases the GIL
 while it runs, so concurrent requests overlap on the session's own threads (the
@@ -162,9 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/features":
             self._send(200, json.dumps(service.features()).encode())
         else:
-            self._send(
-                404, _error(f"no such path {path} (expected POST /predict, GET /metrics, /health or /features)")
-            )
+            self._send(404, _error(f"no such path {path} (expected POST /predict, GET /metrics, /health or /features)"))
 
     def do_POST(self) -> None:  # noqa: N802
         self._answered = False

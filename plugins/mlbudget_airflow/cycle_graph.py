@@ -236,7 +236,8 @@ def build_cycle(
     """
     # prepare (opens the cycle's MLflow run, found again by its key on a re-run) and every task that moves an
     # alias (watch_champion's rollback, register, record_decision) share the one-slot registry pool.
-    prepared = prepare.override(pool=REGISTRY_POOL)(budget=budget, config_dir=config_dir, default_workdir=default_workdir)
+    prepare_in_pool = prepare.override(pool=REGISTRY_POOL)
+    prepared = prepare_in_pool(budget=budget, config_dir=config_dir, default_workdir=default_workdir)
     cycle_dir = prepared["cycle_dir"]
     pulled = pull(cycle_dir)
     validated = validate(cycle_dir)

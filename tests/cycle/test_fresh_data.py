@@ -36,8 +36,8 @@ def _partition(logs: Path, hour: datetime, name: str = "part-0.parquet") -> Path
 def world(tmp_path_factory):
     """A registered demo champion, its request log (hourly partitions, half the labels in) and a budget on it."""
     from mlbudget.demo.champion import ensure_demo_champion
-    from mlbudget.registry.store import MlflowRegistry
     from mlbudget.demo.simulator import simulate_requests
+    from mlbudget.registry.store import MlflowRegistry
 
     root = tmp_path_factory.mktemp("fresh")
     uri = f"sqlite:///{root / 'mlflow.db'}"

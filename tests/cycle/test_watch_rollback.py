@@ -43,9 +43,9 @@ def world(tmp_path_factory):
     from mlbudget.budget.canonical import budget_hash
     from mlbudget.budget.loader import load_budget
     from mlbudget.demo.champion import ensure_demo_champion
+    from mlbudget.demo.simulator import simulate_requests
     from mlbudget.registry.store import MlflowRegistry
     from mlbudget.registry.versions import candidate_from_bundle
-    from mlbudget.demo.simulator import simulate_requests
 
     root = tmp_path_factory.mktemp("watch")
     uri = f"sqlite:///{root / 'mlflow.db'}"

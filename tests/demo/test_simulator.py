@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlbudget.demo.simulator import STAGES, SimulatorSource, simulate_requests, write_request_log
 from mlbudget.errors import ConfigError, InputError, ModelFileError, UnknownPluginError
 from mlbudget.sources.base import MEMORY_BUCKETS, build_source
-from mlbudget.demo.simulator import STAGES, SimulatorSource, simulate_requests, write_request_log
 from tests.conftest import demo_spec, make_mlp_onnx
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

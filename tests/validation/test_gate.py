@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from mlbudget.budget.model import Budget
+from mlbudget.demo.simulator import simulate_requests
 from mlbudget.errors import InputError
 from mlbudget.models.features import FeatureSpec
-from mlbudget.demo.simulator import simulate_requests
 from mlbudget.sources.window import ProductionWindow
 from mlbudget.validation.gate import validate_window
 from mlbudget.validation.suite import numeric_range

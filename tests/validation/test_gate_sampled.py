@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlbudget.models.features import FeatureSpec
 from mlbudget.demo.simulator import simulate_requests
+from mlbudget.models.features import FeatureSpec
 from mlbudget.sources.window import ProductionWindow
 from mlbudget.validation.gate import validate_window
 from tests.conftest import demo_spec, make_mlp_onnx
