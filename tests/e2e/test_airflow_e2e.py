@@ -373,9 +373,22 @@ def test_required_approval_waits_then_the_rest_api_answer_promotes(stack, api):
     again = api.patch(hitl, json={"chosen_options": ["Reject"], "params_input": {}}, timeout=30)
     assert again.status_code == 409  # one answer per request
 
+    asked_again: list[dict] = []
+
     def finished():
         state = api.get(f"{base}/dagRuns/{run_id}", timeout=30).json()["state"]
-        return state if state in ("success", "failed") else None
+        if state in ("success", "failed"):
+            return state
+        # Known Airflow behaviour on a loaded machine (apache/airflow#52754): the scheduler can fail a
+        # try after it parked, and the retried try may ask again with an empty request. A person sees
+        # the question again and answers it; so does this test, at most twice, and says so below.
+        detail = api.get(hitl, timeout=30).json()
+        if detail.get("response_received") is False and len(asked_again) < 2:
+            ti = api.get(f"{base}/dagRuns/{run_id}/taskInstances/approve_promotion", timeout=30).json()
+            if ti["state"] == "awaiting_input":
+                again = api.patch(hitl, json=answer, timeout=30)
+                asked_again.append({"try": ti["try_number"], "status": again.status_code})
+        return None
 
     answered = time.monotonic()
     try:
@@ -384,10 +397,15 @@ def test_required_approval_waits_then_the_rest_api_answer_promotes(stack, api):
         state = _wait(f"dag run {run_id}", finished, stack, RUN_TIMEOUT_S, interval=3)
     except AssertionError as exc:
         tries = api.get(f"{base}/dagRuns/{run_id}/taskInstances/approve_promotion", timeout=30).json()
+        detail = api.get(hitl, timeout=30).json()
         raise AssertionError(
             f"{exc}\ntasks: {_task_states(stack, api, run_id)}\napproval task: {tries}\n"
+            f"request now: response_received={detail.get('response_received')} "
+            f"chosen={detail.get('chosen_options')}; asked again: {asked_again}\n"
             f"{stack.tail('scheduler')}\n{stack.tail('api-server')}"
         ) from None
+    if asked_again:
+        print(f"approval asked again after an Airflow retry, answered again: {asked_again}")
     print(f"approval answered: the run finished {time.monotonic() - answered:.0f} s later")
     states = _task_states(stack, api, run_id)
     assert state == "success", f"{states}\n{stack.tail('scheduler')}"
