@@ -285,26 +285,25 @@ def sample_rows(path, columns: list[str], n: int, seed: int = 0):
     """A seeded sample of at most ``n`` rows of a Parquet file's ``columns`` (those it has), in file order.
 
     The rows are chosen up front from the row count in the footer and picked out of each record
-    batch, so only the sample is ever held, however long the file.
+    batch (:mod:`mlbudget.sampling`), so only the sample is ever held, however long the file.
     """
-    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from mlbudget.errors import InputError
+    from mlbudget.sampling import sampled_in_batch, seeded_positions
 
     try:
         parquet = pq.ParquetFile(str(path))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: not a readable Parquet window ({exc})") from exc
     present = [c for c in columns if c in parquet.schema_arrow.names]
-    total = parquet.metadata.num_rows
-    chosen = np.arange(total) if total <= n else np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
+    chosen = seeded_positions(parquet.metadata.num_rows, n, seed)
     parts, start = [], 0
     for batch in parquet.iter_batches(columns=present, batch_size=65_536, use_threads=False):
-        lo, hi = np.searchsorted(chosen, [start, start + batch.num_rows])
-        if hi > lo:
-            parts.append(batch.take(pa.array(chosen[lo:hi] - start)))
+        sampled = sampled_in_batch(batch, chosen, start)
+        if sampled is not None:
+            parts.append(sampled)
         start += batch.num_rows
     table = pa.Table.from_batches(parts, schema=parts[0].schema) if parts else parquet.schema_arrow.empty_table()
     return table.select(present).to_pandas()

@@ -66,17 +66,16 @@ def stream_window(
     A range on a column that is neither numeric nor a timestamp cannot be counted here; GX reports it
     from the sample.
     """
-    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mlbudget.sampling import sampled_in_batch, seeded_positions
     from mlbudget.validation.messages import outcome_from_parts
 
     parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering would hold every row group read at once
     total = parquet.metadata.num_rows
     names = set(parquet.schema_arrow.names)
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(total, size=min(sample_rows, total), replace=False)) if total else np.array([], int)
+    take = seeded_positions(total, sample_rows, seed)
     counts = {
         i: _Count() for i, (kind, kw) in enumerate(specs) if kind in EXACT_KINDS and kw.get("column", "") in names
     }
@@ -87,9 +86,9 @@ def stream_window(
     offset = 0
     for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
         n = batch.num_rows
-        lo_i, hi_i = np.searchsorted(take, [offset, offset + n])
-        if hi_i > lo_i:
-            pieces.append(pa.Table.from_batches([batch.take(pa.array(take[lo_i:hi_i] - offset))]))
+        sampled = sampled_in_batch(batch, take, offset)
+        if sampled is not None:
+            pieces.append(pa.Table.from_batches([sampled]))
         arrays = {c: batch.column(c) for c in wanted}
         for i, count in counts.items():
             kind, kwargs = specs[i]
