@@ -150,7 +150,8 @@ def _print_table(report) -> None:
         f"cold start {report.cold_start_ms:.1f} ms, peak RSS {report.peak_rss_mb:.1f} MB; "
         f"{hw.cpu_model} ({hw.cores_physical} physical / {hw.cores_logical} logical cores, "
         f"{' '.join(hw.cpu_flags)}), onnxruntime {hw.ort_version} {hw.provider}, "
-        f"{hw.intra_op_threads} intra / {hw.inter_op_threads} inter threads, graph optimisation {hw.graph_optimization}",
+        f"{hw.intra_op_threads} intra / {hw.inter_op_threads} inter threads, "
+        f"graph optimisation {hw.graph_optimization}",
         highlight=False,
     )
     if report.energy is not None:

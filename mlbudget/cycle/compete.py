@@ -15,7 +15,7 @@ from typing import Any
 from mlbudget.candidates.base import Candidate
 from mlbudget.cycle.layout import read_json, read_model, write_json
 from mlbudget.cycle.state import OpenCycle, open_cycle
-from mlbudget.errors import DependencyError, InputError
+from mlbudget.errors import DependencyError, InputError, UnknownPluginError
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,20 @@ def load_candidates(cycle: OpenCycle) -> dict[str, Candidate]:
 
 
 def candidate_names(cycle_dir: str) -> list[str]:
-    """Names of every candidate made so far, ``champion`` first."""
-    return list(load_candidates(open_cycle(cycle_dir)))
+    """Names of every candidate made so far, ``champion`` first, then by their generator's ``search_cost``
+    (cheap, likely winners first: the order a time-boxed search screens them in), then by name."""
+    from mlbudget.candidates import CandidateGenerator
+
+    def cost(candidate: Candidate) -> float:
+        try:
+            return CandidateGenerator.lookup(candidate.generator).search_cost
+        except UnknownPluginError:  # a generator no longer registered sorts last, never fails the listing
+            return float("inf")
+
+    everyone = load_candidates(open_cycle(cycle_dir))
+    champion = [n for n, c in everyone.items() if c.is_champion]
+    rest = sorted((n for n, c in everyone.items() if not c.is_champion), key=lambda n: (cost(everyone[n]), n))
+    return champion + rest
 
 
 def _parents(cycle: OpenCycle, kind: str) -> list[Candidate]:
@@ -44,6 +56,11 @@ def _parents(cycle: OpenCycle, kind: str) -> list[Candidate]:
 
 def _marker(cycle: OpenCycle, kind: str, parent: str) -> Path:
     return cycle.layout.candidates / "generated" / f"{kind}@{parent}.json"
+
+
+def parents_of(cycle_dir: str, kind: str) -> list[Candidate]:
+    """The parents generator ``kind`` runs on (the champion first)."""
+    return _parents(open_cycle(cycle_dir), kind)
 
 
 def pending_parents(cycle_dir: str, kind: str) -> list[str]:

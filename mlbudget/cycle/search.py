@@ -11,19 +11,34 @@ new starts: the best compliant model screened so far wins, and the decision list
 was skipped (``search.json`` in the cycle directory keeps the record).
 
 Time comes from an injectable monotonic clock, so that tests are deterministic.
+
+The Airflow DAGs run the same work as separate tasks (mapped ``generate`` and
+``benchmark`` tasks, then ``select``), possibly on several workers, so their time
+box is a wall clock kept in the cycle directory (``search/clock.json``): the first
+task that asks starts it, and every later generator run, benchmark or finals that
+would *start* after it has run out is skipped and recorded (``search/skipped/``).
+Work already done is reused on a re-run whatever the clock says, so a cleared run
+converges. ``select`` turns the records into the same :class:`SearchRecord`.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Clock = Callable[[], float]
 """Seconds on a monotonic clock (``time.monotonic``; tests pass a fake one)."""
+WallClock = Callable[[], float]
+"""Seconds since the epoch (``time.time``): the tasks of one DAG run share it across processes and workers."""
 SEARCH_FILE = "search.json"
+TASKS_DIR = "search"
 
 
 class SearchRecord(BaseModel):
@@ -126,3 +141,103 @@ def _no_finals(cycle, limit: float | None) -> None:
         note=f"not run: the search's {limit:g}-minute time box ran out; judged on the screening benchmarks",
     )
     write_json(cycle.layout.finals, finals)
+
+
+# --- The time box of a search run as separate tasks (the Airflow DAGs) ---
+
+
+def _tasks_dir(cycle) -> Path:
+    return cycle.layout.root / TASKS_DIR
+
+
+def _slug(work: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.@-]", "_", work)
+
+
+def _started_at(cycle, now: float) -> float:
+    """When the task-by-task search started: the first caller writes it (atomically), the rest read it."""
+    path = _tasks_dir(cycle) / "clock.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        for _ in range(50):  # another task is writing it right now
+            text = path.read_text()
+            if text:
+                return float(json.loads(text)["started_at"])
+            time.sleep(0.01)
+        raise
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"started_at": now}, fh)
+    return now
+
+
+def _mark(cycle, kind: str, work: str, now: float) -> None:
+    from mlbudget.cycle.layout import write_json
+
+    write_json(_tasks_dir(cycle) / kind / f"{_slug(work)}.json", {"work": work, "at": now, "ns": time.time_ns()})
+
+
+def may_start(cycle_dir: str, work: str, clock: WallClock = time.time) -> bool:
+    """Whether ``work`` (``generate kind@parent``, ``benchmark name``, ``finals``) may start within the cycle's
+    time box; records it as done or as skipped for lack of time. Always True without a time box."""
+    from mlbudget.cycle.state import open_cycle
+
+    cycle = open_cycle(cycle_dir)
+    limit = time_box(cycle)
+    if limit is None:
+        return True
+    now = clock()
+    if now - _started_at(cycle, now) < limit * 60:
+        _mark(cycle, "done", work, now)
+        return True
+    _mark(cycle, "skipped", work, now)
+    return False
+
+
+def generate_in_time(cycle_dir: str, kind: str, clock: WallClock = time.time) -> list[str]:
+    """:func:`mlbudget.cycle.compete.generate` for a DAG task: each parent not done yet is generated on only
+    while the time box lasts; returns the names made (on earlier tries too)."""
+    from mlbudget.cycle import compete
+
+    todo = [p for p in compete.pending_parents(cycle_dir, kind) if may_start(cycle_dir, f"generate {kind}@{p}", clock)]
+    pending = set(compete.pending_parents(cycle_dir, kind))
+    done = [p.name for p in compete.parents_of(cycle_dir, kind) if p.name not in pending]
+    return compete.generate(cycle_dir, kind, parents=done + todo)
+
+
+def benchmark_in_time(cycle_dir: str, candidate: str, clock: WallClock = time.time) -> dict[str, Any]:
+    """:func:`mlbudget.cycle.compete.benchmark` for a DAG task: a candidate not measured yet is screened only
+    while the time box lasts, else ``{"candidate": name, "skipped": why}``."""
+    from mlbudget.cycle import compete
+    from mlbudget.cycle.state import open_cycle
+
+    if _screened(open_cycle(cycle_dir), candidate) or may_start(cycle_dir, f"benchmark {candidate}", clock):
+        return compete.benchmark(cycle_dir, candidate)
+    return {"candidate": candidate, "skipped": "the search's time box ran out before this benchmark started"}
+
+
+def finals_in_time(cycle_dir: str, clock: WallClock = time.time) -> None:
+    """Before ``select`` in a DAG: the finals are left out (and say why) when the time box has run out, and the
+    tasks' records become ``search.json`` (the record :func:`search` writes), so the decision names what was
+    skipped."""
+    from mlbudget.cycle.layout import write_json
+    from mlbudget.cycle.state import open_cycle
+
+    cycle = open_cycle(cycle_dir)
+    limit = time_box(cycle)
+    tasks = _tasks_dir(cycle)
+    if limit is None or (cycle.layout.root / SEARCH_FILE).exists() or not (tasks / "clock.json").exists():
+        return  # no time box, the in-process search wrote its record, or no task-by-task search ran
+    if not cycle.layout.finals.exists() and not may_start(cycle_dir, "finals", clock):
+        _no_finals(cycle, limit)
+    started = _started_at(cycle, clock())
+
+    def works(kind: str) -> list[str]:  # in the order the tasks asked
+        marks = [json.loads(p.read_text()) for p in (tasks / kind).glob("*.json")]
+        return [m["work"] for m in sorted(marks, key=lambda m: (m["at"], m["ns"]))]
+
+    skipped = works("skipped")
+    done = [w for w in works("done") if w not in skipped]
+    record = SearchRecord(max_minutes=limit, minutes=round((clock() - started) / 60, 3), done=done, skipped=skipped)
+    write_json(cycle.layout.root / SEARCH_FILE, record)

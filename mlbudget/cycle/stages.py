@@ -9,16 +9,20 @@ from mlbudget.cycle.compete import benchmark, candidate_names, finals, generate,
 from mlbudget.cycle.observe import detect, plan, prepare, pull, validate, watch_champion
 from mlbudget.cycle.publish import register, report
 from mlbudget.cycle.run import CycleOutcome, run_cycle
+from mlbudget.cycle.search import benchmark_in_time, finals_in_time, generate_in_time
 
 __all__ = [
     "CycleOutcome",
     "approval_request",
     "benchmark",
+    "benchmark_in_time",
     "candidate_names",
     "decide",
     "detect",
     "finals",
+    "finals_in_time",
     "generate",
+    "generate_in_time",
     "plan",
     "prepare",
     "pull",

@@ -56,6 +56,7 @@ def prepare(budget: str, config_dir: str, default_workdir: str, **context: Any) 
         tracking_uri=MlflowHook().get_tracking_uri(),
         actions=list(params.get("actions") or []),
         dry_run=bool(params.get("dry_run", False)),
+        max_minutes=params.get("max_minutes"),
         fast=fast_mode(),
         **trigger_audit(context),
     )
@@ -118,8 +119,10 @@ def candidates_wanted(planned: dict[str, Any]) -> bool:
 
 @task(map_index_template="{{ task.op_kwargs['kind'] }}")
 def generate(cycle_dir: str, kind: str) -> list[str]:
-    """Make the candidates of one kind (compression kinds also compress every fp32 candidate made before)."""
-    return run_stage("generate", cycle_dir, kind)
+    """Make the candidates of one kind (compression kinds also compress every fp32 candidate made before);
+    within the budget's ``candidates.max_minutes`` (or the run's ``max_minutes``) time box, which the first
+    generate or benchmark task starts: a parent reached after it ran out is skipped and recorded."""
+    return run_stage("generate_in_time", cycle_dir, kind)
 
 
 @task
@@ -130,13 +133,17 @@ def candidates(cycle_dir: str) -> list[str]:
 
 @task(map_index_template="{{ task.op_kwargs['candidate'] }}", max_active_tis_per_dagrun=1)
 def benchmark(cycle_dir: str, candidate: str) -> dict[str, Any]:
-    """Benchmark one candidate on the budget's hardware (the task's queue); one at a time per run."""
-    return run_stage("benchmark", cycle_dir, candidate)
+    """Benchmark one candidate on the budget's hardware (the task's queue); one at a time per run, the champion
+    and cheap generators' candidates first. One that would start after the time box ran out is skipped and
+    recorded (the task succeeds: selection goes on with what was measured)."""
+    return run_stage("benchmark_in_time", cycle_dir, candidate)
 
 
 @task
 def select(cycle_dir: str) -> dict[str, Any]:
-    """Choose the winner (or keep the champion) with its rationale."""
+    """Choose the winner (or keep the champion) with its rationale; the finals run when the time box has time
+    left, and the decision lists what the time box skipped."""
+    run_stage("finals_in_time", cycle_dir)
     return run_stage("select", cycle_dir)
 
 

@@ -41,6 +41,15 @@ def cycle_params() -> dict[str, Param]:
             title="Dry run",
             description="Detect and plan only: no candidates, no registry writes.",
         ),
+        "max_minutes": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            title="Time box (minutes)",
+            description="Time box of the candidate search (generation, benchmarks and finals); empty takes the "
+            "budget's candidates.max_minutes. Work that would start after it ran out is skipped and listed in "
+            "the decision; the best compliant model found so far is kept.",
+        ),
         "window_end": Param(
             None,
             type=["null", "string"],

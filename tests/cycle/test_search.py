@@ -152,3 +152,65 @@ def test_a_time_box_must_be_positive(tmp_path):
     (tmp_path / "b.yaml").write_text(doc.replace("max_minutes: 0", "max_minutes: 30"))
     result = CliRunner().invoke(app, ["run", "--budget", str(tmp_path / "b.yaml"), "--max-minutes", "0"])
     assert result.exit_code == 2 and "--max-minutes" in result.output
+
+
+class FakeWallClock:
+    """Epoch seconds that the test moves on by hand (the DAG's tasks share a wall clock, not a monotonic one)."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += minutes * MINUTE
+
+
+@pytest.mark.slow  # three screening worker processes
+def test_dag_tasks_share_one_time_box_skip_what_starts_late_and_a_rerun_reuses_what_was_done(tmp_path, generators):
+    from mlbudget.cycle.search import benchmark_in_time, finals_in_time, generate_in_time
+
+    cheap, costly = generators
+    layout = _cycle(tmp_path, max_minutes=7.5)
+    cycle_dir, clock = str(layout.root), FakeWallClock()
+    # The DAG's tasks, in the order the scheduler runs them, each a separate call (as on separate workers).
+    assert generate_in_time(cycle_dir, cheap, clock) == [f"{cheap}@champion"]  # t=0 starts the clock
+    clock.advance(6)
+    assert compete.candidate_names(cycle_dir) == ["champion", f"{cheap}@champion"]
+    assert "p95_ms" in benchmark_in_time(cycle_dir, "champion", clock)  # t=6
+    clock.advance(1)
+    assert "p95_ms" in benchmark_in_time(cycle_dir, f"{cheap}@champion", clock)  # t=7
+    clock.advance(1)
+    assert generate_in_time(cycle_dir, costly, clock) == []  # t=8 >= 7.5: not started
+    assert not (layout.candidates / f"{costly}@champion.json").exists()
+    finals_in_time(cycle_dir, clock)
+    assert read_json(layout.finals)["note"].startswith("not run: the search's 7.5-minute time box ran out")
+    record = read_json(layout.root / "search.json")
+    assert record["done"] == [f"generate {cheap}@champion", "benchmark champion", f"benchmark {cheap}@champion"]
+    assert record["skipped"] == [f"generate {costly}@champion", "finals"] and record["minutes"] == 8.0
+    decision = compete.select(cycle_dir)
+    assert decision["winner"] == f"{cheap}@champion" and decision["promote"]
+    assert f"skipped for lack of time: generate {costly}@champion, finals." in decision["rationale"]
+    # A cleared task re-run long after the box: what was done is reused, nothing new starts.
+    clock.advance(60)
+    assert generate_in_time(cycle_dir, cheap, clock) == [f"{cheap}@champion"]
+    assert "p95_ms" in benchmark_in_time(cycle_dir, f"{cheap}@champion", clock)
+    skipped = benchmark_in_time(cycle_dir, "never_made", clock)
+    assert skipped == {
+        "candidate": "never_made",
+        "skipped": "the search's time box ran out before this benchmark started",
+    }
+
+
+def test_without_a_time_box_the_dag_tasks_run_everything_and_write_no_search_record(tmp_path, generators):
+    from mlbudget.cycle.search import finals_in_time, generate_in_time, may_start
+
+    cheap, _ = generators
+    layout = _cycle(tmp_path, max_minutes=None)
+    clock = FakeWallClock()
+    assert generate_in_time(str(layout.root), cheap, clock) == [f"{cheap}@champion"]
+    clock.advance(10_000)
+    assert may_start(str(layout.root), "finals", clock)
+    finals_in_time(str(layout.root), clock)
+    assert not (layout.root / "search").exists() and not (layout.root / "search.json").exists()

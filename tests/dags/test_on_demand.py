@@ -151,6 +151,27 @@ def test_dry_run_plans_and_writes_nothing_to_the_registry(first, on_demand, trac
     assert len(_cycle_runs(tracking_uri)) == runs
 
 
+def test_a_time_boxed_run_skips_what_starts_late_keeps_the_champion_and_says_why(first, on_demand, tracking_uri):
+    """A 0.6 s time box (the run's ``max_minutes`` Param): the first generator task starts the clock and runs; the
+    other generators, the benchmarks and the finals would start after it and are skipped, and recorded."""
+    versions, aliases = _versions(tracking_uri), _aliases(tracking_uri)
+    conf = {"budget": "demo", "reason": "pytest: time box", "max_minutes": 0.01, "actions": ["ort_dynamic_int8"]}
+    dag_run = on_demand(conf, logical_date=datetime(2026, 11, 5, tzinfo=UTC))
+    states = _states(dag_run)
+    assert dag_run.state == "success", states
+    runs = [r for r in _cycle_runs(tracking_uri) if r.data.tags.get("mlbudget.airflow_run_id") == dag_run.run_id]
+    cycles = Path(os.environ["MLBUDGET_WORKDIR"], "cycles", MODEL)
+    state = next(p for p in cycles.glob("*/state.json") if runs[0].info.run_id in p.read_text())
+    record = json.loads((state.parent / "search.json").read_text())
+    assert record["max_minutes"] == 0.01
+    assert len([w for w in record["done"] if w.startswith("generate ")]) == 1, record
+    assert "benchmark champion" in record["skipped"] and "finals" in record["skipped"], record
+    decision = json.loads((state.parent / "decision.json").read_text())
+    assert not decision["promote"] and decision["skipped_for_time"] == record["skipped"]
+    assert "skipped for lack of time" in decision["rationale"]
+    assert set(_versions(tracking_uri)) == set(versions) and _aliases(tracking_uri) == aliases  # nothing registered
+
+
 def test_failed_validation_stops_the_run_without_retries_or_candidates(first, on_demand, tracking_uri):
     from airflow.models import TaskInstance
     from airflow.utils.session import create_session
@@ -195,6 +216,7 @@ def test_the_budgets_own_dag_runs_the_same_cycle(first, tracking_uri):
         ({"reason": "no budget"}, "budget"),
         ({"budget": "demo", "actions": ["make_it_faster"]}, "make_it_faster"),
         ({"budget": "demo", "dry_run": "yes"}, "yes"),
+        ({"budget": "demo", "max_minutes": 0}, "max_minutes|0"),
     ],
 )
 def test_invalid_params_are_refused_and_create_no_run(on_demand, conf, message):
