@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict
 from mlbudget.adoption.sources import fetch_model, read_reference
 from mlbudget.budget.model import Budget
 from mlbudget.errors import InputError, ModelFileError
-from mlbudget.models.bundle import CONTRACT_FILE, MODEL_FILE, PROFILE_FILE, REFERENCE_FILE, Lineage, ModelBundle
+from mlbudget.models.bundle import (
+    CONTRACT_FILE,
+    MODEL_FILE,
+    PROFILE_FILE,
+    PROGRAM_FILE,
+    REFERENCE_FILE,
+    Lineage,
+    ModelBundle,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,6 +79,7 @@ def adopt_model(
     who: str | None = None,
     budget_path: str | Path | None = None,
     extra_files: dict[str, str | Path] | None = None,
+    program: str | Path | None = None,
 ) -> AdoptionResult:
     """Register ``model_source`` as the champion of ``budget.name``.
 
@@ -87,6 +96,9 @@ def adopt_model(
         budget_path: the budget document, logged on the adoption run.
         extra_files: more files for the bundle (name -> path), e.g. the demo's ``features.json``
             and ``torch.pt``.
+        program: the model's ``torch.export`` program (``torch.export.save``), kept as ``model.pt2`` for
+            generators that tune PyTorch (Intel Neural Compressor); it must take the graph's inputs and return
+            its outputs in order (:mod:`mlbudget.models.program`).
 
     Returns:
         The version and what was found out about the model.
@@ -107,8 +119,17 @@ def adopt_model(
     with tempfile.TemporaryDirectory(prefix="mlbudget-adopt-") as tmp:
         bundle_dir = Path(tmp) / "bundle"
         fetch_model(model_source, bundle_dir / MODEL_FILE, registry)
-        for name, path in (extra_files or {}).items():
+        for name, path in {**(extra_files or {}), **({PROGRAM_FILE: program} if program else {})}.items():
             (bundle_dir / name).write_bytes(Path(path).read_bytes())
+        if (bundle_dir / PROGRAM_FILE).is_file():
+            from mlbudget.models.program import check_program
+
+            try:
+                check_program(bundle_dir / PROGRAM_FILE, bundle_dir / MODEL_FILE)
+            except ModelFileError as exc:  # name the user's file, not the temporary copy
+                raise ModelFileError(
+                    str(exc).replace(str(bundle_dir / PROGRAM_FILE), str(program or PROGRAM_FILE))
+                ) from exc
         frame = reference if not isinstance(reference, str | Path) else read_reference(reference)
         contract, quality = build_adopted_bundle(bundle_dir, budget, frame, label or "label", str(model_source))
         sha = ModelBundle(bundle_dir).sha256()

@@ -6,7 +6,8 @@ and each owns pre-built inputs. Only ``run()`` is timed, with
 counts its latency from its scheduled arrival, so queueing shows; one that
 finds a worker idle counts from that worker's wake-up, so the load
 generator's own timer lateness (sleep overshoot) is not charged to the model.
-Each worker first makes ``warmup_calls`` calls, then everything completing during ``warmup_seconds`` is discarded too. Calls
+Each worker first makes ``warmup_calls`` calls, then everything completing
+during ``warmup_seconds`` is discarded too. Calls
 are then binned by completion time into windows until the last 3 windows
 agree (see :func:`mlbudget.benchmark.stats.windows_stable`) and hold enough
 samples, or ``max_windows`` is reached (the level is then marked unstable).

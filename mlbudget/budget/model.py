@@ -441,9 +441,7 @@ class CandidateSettings(StrictModel):
             ort_static_int8: {calibrate_method: percentile}
     """
 
-    generators: dict[str, dict[str, object]] = Field(
-        default_factory=dict, json_schema_extra=_generator_configs_schema
-    )
+    generators: dict[str, dict[str, object]] = Field(default_factory=dict, json_schema_extra=_generator_configs_schema)
     """Generator name (a built-in or a plug-in's) -> its settings, validated against that generator's config
     model (unknown keys are errors). Settings left out take the generator's defaults (``--fast`` runs take
     the fast profile's, which these settings override)."""

@@ -1,4 +1,4 @@
-"""What the demo-program generators need from a parent bundle (retrain, distill, INC)."""
+"""What the demo-program generators need from a parent bundle (retrain, distill)."""
 
 from __future__ import annotations
 

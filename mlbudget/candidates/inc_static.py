@@ -1,12 +1,36 @@
 """Intel Neural Compressor accuracy-aware static INT8. Registry name: ``inc_static_int8``.
 
-Path (INC 3.x, PT2E): the parent's FP32 torch checkpoint is exported with
-``neural_compressor.torch.export.export``, tuned with ``autotune`` (static
-INT8, calibrated on production rows, accepted when accuracy on the holdout
-stays within ``tolerable_loss``), then exported to ONNX with the dynamo
-exporter. That ONNX graph quantizes the FP32 weights at run time
-(QuantizeLinear, Clip on constants); those are folded into INT8 initializers
-so the file is small and ONNX Runtime sees plain QDQ around Gemm.
+For any model whose bundle carries its ``torch.export`` program (``model.pt2``,
+see :mod:`mlbudget.models.program`: adopted with ``mlbudget adopt --program``,
+or written by mlbudget's own trainers). Without one the plan leaves INC out,
+with that reason. Path (INC 3.x, PT2E):
+
+1. the program is loaded (no unpickling) and fed the parent's inputs, built from
+   production rows by the model's input adapter, so any signature works (several
+   named inputs included);
+2. ``autotune`` tries several static INT8 configs in order until one keeps the
+   budget's quality: min-max and KL calibration of activations, symmetric
+   activations, then *fallback* configs that keep one quantizable op type
+   (``Linear``, ``Conv2d``, ...) in float when the graph has several, or one
+   module (the last layer first, then the first, then the rest) in float;
+3. the winner is exported to ONNX with the dynamo exporter under the parent's
+   input and output names; its constant weight quantization is folded into INT8
+   initializers, so ONNX Runtime sees plain QDQ.
+
+**Tolerance.** INC stops at the first trial whose score is at least
+``baseline * (1 - tolerable_loss)``: a *relative* loss of a higher-is-better
+score. The budget states quality in absolute terms against the parent: a drop
+(higher-is-better metrics: ``max_drop``, and the floor ``minimum``) or a rise
+(lower-is-better ones such as rmse: ``max_rise``, and the ceiling ``maximum``).
+:func:`inc_goal` converts: with ``g`` the absolute worsening the budget allows
+from the parent's quality ``q`` (the smaller of the drop and the distance to the
+floor), the score INC sees is ``1 - worse_by(m, q) / |q|`` (``m / q`` for
+higher-is-better metrics; mirrored about ``q`` for lower-is-better ones), so its
+baseline is 1 and ``tolerable_loss = g / |q|`` stops exactly where the budget
+does. INC's trial selection is then checked again on the exported ONNX graph;
+when no config keeps the quality budget there is no candidate. The chosen config,
+every trial's quality and the conversion are recorded in lineage.
+
 Needs ``torchao`` with torch >= 2.11 and ``py-cpuinfo``.
 
 YAML example (the budget's ``candidates`` section)::
@@ -14,7 +38,8 @@ YAML example (the budget's ``candidates`` section)::
     candidates:
       generators:
         inc_static_int8:
-          tolerable_loss: null      # null: the budget's limits.accuracy.max_drop
+          max_trials: 6
+          tolerable_loss: null      # null: converted from the budget's quality limits
           max_calibration_rows: 1000
 """
 
@@ -23,38 +48,94 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from mlbudget.budget.model import Budget
-from mlbudget.candidates.applicability import needs_torch_program
 from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
-from mlbudget.candidates.ort_static import calibration_matrix
-from mlbudget.errors import MlbudgetError
+from mlbudget.errors import MlbudgetError, ModelFileError
 from mlbudget.models.bundle import ModelBundle
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
-    from mlbudget.models.features import FeatureSpec
+    from mlbudget.budget.model import AccuracyLimits
 
 log = logging.getLogger(__name__)
+
+QUANTIZABLE_MODULES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d")
+"""torch.nn module types INC's PT2E quantizer turns into INT8 (the others follow their neighbours)."""
 
 
 class IncStaticInt8Config(GeneratorConfig):
     tolerable_loss: float | None = Field(None, ge=0, le=1)
-    """Accuracy loss INC may accept (relative, INC's convention); null: the budget's accuracy max_drop, else 0.01."""
-    max_trials: int = Field(3, ge=1)
-    """Most tuning trials."""
+    """Relative loss INC may accept (INC's convention, against the parent's score); null: converted from the
+    budget's quality limits (:func:`inc_goal`), else 0.01."""
+    max_trials: int = Field(6, ge=1)
+    """Most tuning trials (configs tried in order until one keeps the quality)."""
+    act_algos: list[Literal["minmax", "kl"]] = Field(default_factory=lambda: ["minmax", "kl"], min_length=1)
+    """Activation calibration algorithms tried, in order."""
+    fallback: bool = True
+    """After the plain configs, try configs that keep one op type, or one module, in float."""
     max_calibration_rows: int = Field(1000, ge=1)
     """Calibrate on at most this many rows (a seeded sample of data.calibration_path)."""
     max_eval_rows: int = Field(5000, ge=1)
     """Evaluate each trial on at most this many holdout rows."""
     batch_size: int = Field(256, ge=1)
     """Rows per calibration batch."""
+
+
+@dataclass(frozen=True)
+class IncGoal:
+    """The budget's quality limit in INC's terms: a score with baseline 1 and a relative tolerable loss."""
+
+    metric: str
+    parent_quality: float
+    allowed: float
+    """Absolute worsening the budget allows from the parent's quality."""
+    tolerable_loss: float
+    higher_is_better: bool
+
+    def score(self, quality: float) -> float:
+        """What INC sees for a trial of this quality: 1 at the parent's quality, lower when worse."""
+        worse = self.parent_quality - quality if self.higher_is_better else quality - self.parent_quality
+        return 1.0 - worse / self._scale
+
+    def accepts(self, quality: float) -> bool:
+        """INC's own stopping rule on this quality (``score >= baseline * (1 - tolerable_loss)``)."""
+        return self.score(quality) >= 1.0 * (1.0 - self.tolerable_loss) - 1e-12
+
+    @property
+    def _scale(self) -> float:
+        return abs(self.parent_quality) or 1.0
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "parent_quality": self.parent_quality,
+            "allowed_worsening": self.allowed,
+            "tolerable_loss": self.tolerable_loss,
+        }
+
+
+def inc_goal(rule: AccuracyLimits, parent_quality: float, tolerable_loss: float | None = None) -> IncGoal:
+    """Convert the budget's absolute quality limits (against the parent) to INC's relative ``tolerable_loss``.
+
+    Args:
+        rule: the budget's ``limits.accuracy``.
+        parent_quality: the parent's quality on the holdout, in ``rule.metric``.
+        tolerable_loss: a relative loss set in the generator's config (INC's convention), used as is.
+    """
+    higher = rule.higher_is_better
+    scale = abs(parent_quality) or 1.0
+    if tolerable_loss is not None:
+        return IncGoal(rule.metric, parent_quality, tolerable_loss * scale, tolerable_loss, higher)
+    room = parent_quality - rule.bound if higher else rule.bound - parent_quality
+    allowed = min(rule.tolerance, max(room, 0.0))
+    return IncGoal(rule.metric, parent_quality, allowed, min(1.0, allowed / scale), higher)
 
 
 class IncStaticInt8Generator(CandidateGenerator):
@@ -66,89 +147,207 @@ class IncStaticInt8Generator(CandidateGenerator):
 
     @classmethod
     def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:
-        return needs_torch_program(parent, cls.name)
+        if parent.program_path is None:
+            return (
+                f"{cls.name} needs the model's PyTorch program (model.pt2, a torch.export program: "
+                "mlbudget adopt --program); this model has none"
+            )
+        return None
 
     def generate(self, parent: Candidate, data: GenerationData, budget: Budget, out_dir: Path) -> list[Candidate]:
-        """Tune, export and write ``out_dir/inc_static_int8@<parent>``; no candidate when tuning fails the tolerance.
+        """Tune, export and write ``out_dir/inc_static_int8@<parent>``; no candidate when no config keeps the
+        quality budget.
 
         Raises:
-            ModelFileError: the parent has no torch.pt, or there are no calibration rows.
-            InputError: no labelled rows to evaluate trials on.
+            ModelFileError: the parent has no model.pt2 (or it does not match the graph), or there are no
+                calibration or labelled holdout rows.
             MlbudgetError: Neural Compressor (or torchao, py-cpuinfo) cannot be imported, or quantization or
                 export failed.
         """
+        from mlbudget.candidates.ort_static import calibration_rows
+        from mlbudget.candidates.ort_static_aware import _holdout
         from mlbudget.candidates.quiet import quiet_backends
         from mlbudget.models import package
-        from mlbudget.models.mlp import load_checkpoint
-        from mlbudget.models.train import evaluate
+        from mlbudget.models.program import check_program, load_program
+        from mlbudget.models.signature import read_signature
 
         config: IncStaticInt8Config = self.config  # type: ignore[assignment]
-        _, module = load_checkpoint(package.require_torch(parent, self.name))
+        rule = budget.limits.accuracy
+        if rule is None:
+            raise ModelFileError(f"{self.name} needs a quality limit (limits.accuracy) to aim for; the budget has none")
         source = ModelBundle(parent.bundle_dir)
-        spec = source.features()
-        calibration = calibration_matrix(data, spec, config.max_calibration_rows, self.name)
-        holdout = _eval_rows(parent, data, config.max_eval_rows, self.name)
-        tolerable = self._tolerable_loss(budget)
+        if source.program_path is None:
+            raise ModelFileError(f"{source.root}: {self.name} needs the parent's PyTorch program (model.pt2)")
+        check_program(source.program_path, source.onnx_path)
+        module, _ = load_program(source.program_path)
+        signature = read_signature(source.onnx_path)
+        contract = source.contract()
+        adapter = contract.build_adapter(source.root)
+        feed = _Feeder(adapter, [i.name for i in signature.inputs])
+        calibration = feed.tensors(calibration_rows(data, config.max_calibration_rows, self.name))
+        holdout = _holdout(data, config.max_eval_rows, self.name)
+        judge = _TorchJudge(contract, adapter, holdout, rule, [o.name for o in signature.outputs])
+        parent_quality = judge.onnx(source.onnx_path)
+        goal = inc_goal(rule, parent_quality, config.tolerable_loss)
+        trials = self._configs(module)
         with quiet_backends():
-            quantized = self._tune(module, spec, calibration, holdout, tolerable)
+            quantized, record = self._tune(module, feed, calibration, judge, goal, trials)
         if quantized is None:
-            log.warning("%s: no INT8 model within tolerable loss %.4f of %s", self.name, tolerable, parent.name)
+            log.warning("%s: no INT8 config keeps %s within the budget of %s", self.name, goal.metric, parent.name)
             return []
         name = package.candidate_name(self.name, parent)
         with tempfile.TemporaryDirectory() as tmp:
             with quiet_backends():
-                onnx_path = export_quantized(quantized, spec, Path(tmp) / "model.onnx")
-            fp32, int8 = evaluate(module, holdout, spec), evaluate(onnx_path, holdout, spec)
-            log.info("%s: accuracy fp32 %.4f, int8 onnx %.4f on %d rows", self.name, fp32, int8, len(holdout))
-            used = config.model_copy(update={"tolerable_loss": tolerable})
+                onnx_path = export_quantized(quantized, signature, calibration, Path(tmp) / "model.onnx")
+            int8 = judge.onnx(onnx_path)
+            log.info("%s: %s fp32 %.4f, int8 onnx %.4f", self.name, goal.metric, parent_quality, int8)
+            if not goal.accepts(int8):
+                log.warning("%s: the exported INT8 graph breaks the quality budget (%.4f)", self.name, int8)
+                return []
+            lineage = package.child_lineage(parent, self.name, config, data)
+            lineage["config"] |= {
+                "tolerable_loss": goal.tolerable_loss,
+                "goal": goal.as_record(),
+                "trials": record,
+                "quality": {"metric": goal.metric, "fp32": parent_quality, "int8": int8, "rows": len(judge.rows)},
+            }
             return [
-                package.write_bundle(
-                    Path(out_dir) / name,
-                    name=name,
-                    spec=spec,
-                    onnx_src=onnx_path,
-                    torch_src=source.torch_path,
-                    reference=source.reference_path,
-                    fp32=False,
-                    lineage=package.child_lineage(parent, self.name, used, data),
+                package.write_child_bundle(
+                    Path(out_dir) / name, name=name, source=source, onnx_src=onnx_path, fp32=False, lineage=lineage
                 )
             ]
 
-    def _tolerable_loss(self, budget: Budget) -> float:
-        if self.config.tolerable_loss is not None:
-            return self.config.tolerable_loss
-        accuracy = budget.limits.accuracy
-        return accuracy.max_drop if accuracy and accuracy.max_drop is not None else 0.01
+    def _configs(self, module) -> list[tuple[str, Any]]:
+        """(description, INC config) pairs in the order tried, at most ``max_trials``."""
+        inc = _import_inc()
+        config: IncStaticInt8Config = self.config  # type: ignore[assignment]
+        out = [(f"static int8, activations {algo}", inc.StaticQuantConfig(act_algo=algo)) for algo in config.act_algos]
+        out.append(("static int8, symmetric activations", inc.StaticQuantConfig(act_sym=True)))
+        if config.fallback:
+            modules = quantizable_modules(module)
+            types = sorted({kind for _, kind in modules})
+            if len(types) > 1:
+                for kind in types:
+                    trial = inc.StaticQuantConfig()
+                    trial.set_local(kind, inc.StaticQuantConfig(w_dtype="fp32", act_dtype="fp32"))
+                    out.append((f"static int8, {kind} kept in float", trial))
+            names = [n for n, _ in modules]
+            order = ([names[-1], names[0]] if len(names) > 1 else names[:1]) + names[1:-1]
+            for name in order:
+                trial = inc.StaticQuantConfig()
+                trial.set_local(name, inc.StaticQuantConfig(w_dtype="fp32", act_dtype="fp32"))
+                out.append((f"static int8, module {name} kept in float", trial))
+        return out[: config.max_trials]
 
-    def _tune(self, module, spec: FeatureSpec, calibration: np.ndarray, holdout: pd.DataFrame, tolerable: float):
+    def _tune(self, module, feed, calibration, judge, goal: IncGoal, trials):
+        """Run INC's autotune over ``trials``; the tuned module (None when no trial keeps the quality budget)
+        and a record of every trial."""
         import torch
 
         from mlbudget.models.mlp import torch_threads
-        from mlbudget.models.train import evaluate
 
         inc = _import_inc()
-        example = torch.from_numpy(calibration[: min(8, len(calibration))])
-        batches = [
-            torch.from_numpy(calibration[i : i + self.config.batch_size])
-            for i in range(0, len(calibration), self.config.batch_size)
-        ]
+        qualities: list[float] = []
 
         def run_fn(model) -> None:
-            for batch in batches:
-                model(batch)
+            for batch in feed.batches(calibration, self.config.batch_size):
+                model(*batch)
 
         def eval_fn(model) -> float:
-            return evaluate(model, holdout, spec)
+            qualities.append(judge.torch(model, feed))
+            return goal.score(qualities[-1])
 
         tuning = inc.TuningConfig(
-            config_set=[inc.StaticQuantConfig()], tolerable_loss=tolerable, max_trials=self.config.max_trials
+            config_set=[c for _, c in trials], tolerable_loss=goal.tolerable_loss, max_trials=len(trials)
         )
+        module._exported = True  # a loaded torch.export program is what INC's own export() returns
         try:
-            with torch_threads(1):
-                exported = inc.export(module.eval(), (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
-                return inc.autotune(exported, tuning, eval_fn=eval_fn, run_fn=run_fn)
+            with torch_threads(1), torch.no_grad():
+                tuned = inc.autotune(module, tuning, eval_fn=eval_fn, run_fn=run_fn)
         except Exception as exc:  # INC and torch.export raise many types
             raise MlbudgetError(f"{self.name}: Neural Compressor tuning failed ({type(exc).__name__}: {exc})") from exc
+        # qualities[0] is INC's baseline (the FP32 program), then one per trial in order.
+        record = [
+            {"config": desc, "quality": round(q, 6), "accepted": goal.accepts(q)}
+            for (desc, _), q in zip(trials, qualities[1:], strict=False)
+        ]
+        chosen = next((r for r in record if r["accepted"]), None)
+        if chosen is None:
+            return None, record
+        chosen["chosen"] = True
+        return tuned, record
+
+
+def quantizable_modules(module) -> list[tuple[str, str]]:
+    """(module name, type name) of the quantizable modules of an exported program, in graph order."""
+    seen: dict[str, str] = {}
+    for node in module.graph.nodes:
+        stack = node.meta.get("nn_module_stack") or {}
+        if not stack:
+            continue
+        name, kind = list(stack.values())[-1]
+        kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+        short = kind.rsplit(".", 1)[-1]
+        if name and short in QUANTIZABLE_MODULES and name not in seen:
+            seen[name] = short
+    return list(seen.items())
+
+
+class _Feeder:
+    """Production rows to the program's positional tensors, through the model's input adapter."""
+
+    def __init__(self, adapter, input_names: list[str]):
+        self.adapter, self.names = adapter, input_names
+
+    def tensors(self, frame: pd.DataFrame) -> list:
+        import numpy as np
+        import torch
+
+        feeds = self.adapter.feeds(frame)
+        out = []
+        for name in self.names:
+            array = np.asarray(feeds[name])
+            if array.dtype.kind in "OUS":
+                raise ModelFileError(
+                    f"inc_static_int8: input {name!r} holds strings; a torch.export program cannot take them"
+                )
+            out.append(torch.from_numpy(np.ascontiguousarray(array)))
+        return out
+
+    @staticmethod
+    def batches(tensors: list, size: int):
+        rows = int(tensors[0].shape[0])
+        for start in range(0, rows, size):
+            yield tuple(t[start : start + size] for t in tensors)
+
+
+class _TorchJudge:
+    """The budget's quality metric on the holdout, of an ONNX graph or of a torch program."""
+
+    def __init__(self, contract, adapter, holdout: pd.DataFrame, rule, output_names: list[str]):
+        from mlbudget.candidates.ort_static_aware import _Judge
+
+        self._onnx = _Judge(contract, adapter, holdout, rule)
+        self.contract, self.adapter, self.rule = contract, adapter, rule
+        self.rows, self.output_names = self._onnx.rows, output_names
+
+    def onnx(self, path: Path) -> float:
+        return self._onnx(path)[0]
+
+    def torch(self, model, feed: _Feeder) -> float:
+        import torch
+
+        from mlbudget.models.metrics import quality
+
+        def run(feeds: dict) -> list:
+            with torch.no_grad():
+                out = model(*[torch.from_numpy(feeds[n]) for n in feed.names])
+            outs = out if isinstance(out, tuple | list) else (out,)
+            return [o.numpy() for o in outs]
+
+        labels, probs = self.contract.predict(run, self.output_names, self.rows, self.adapter, None)
+        truth = self.rows[self.contract.label].to_numpy()
+        return float(quality(self.rule.metric, truth, labels, probs, self.contract.classes or None))
 
 
 def _import_inc():
@@ -157,31 +356,16 @@ def _import_inc():
     try:
         # INC imports the PT2E backend lazily; fail here, with a clear message, when torchao is missing.
         from neural_compressor.torch.algorithms.pt2e_quant import core  # noqa: F401
-        from neural_compressor.torch.export import export
         from neural_compressor.torch.quantization import StaticQuantConfig, TuningConfig, autotune
     except ImportError as exc:
         # Not a DependencyError (a service that is down): a missing package is recorded and the cycle goes on.
         raise MlbudgetError(f"inc_static_int8 needs neural-compressor 3.x with torchao and py-cpuinfo ({exc})") from exc
-    return types.SimpleNamespace(
-        export=export, StaticQuantConfig=StaticQuantConfig, TuningConfig=TuningConfig, autotune=autotune
-    )
+    return types.SimpleNamespace(StaticQuantConfig=StaticQuantConfig, TuningConfig=TuningConfig, autotune=autotune)
 
 
-def _eval_rows(parent: Candidate, data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:
-    """Labelled rows for trials: the holdout, else (with a warning) the parent's reference rows."""
-    from mlbudget.candidates.retrain import reference_rows
-    from mlbudget.models.package import read_rows
-
-    if data.holdout_path:
-        frame = read_rows(data.holdout_path, f"{generator}: holdout rows")
-    else:
-        log.warning("%s: no holdout rows; evaluating trials on the reference (training) rows", generator)
-        frame = reference_rows(parent, data, generator)
-    return frame.sample(n=max_rows, random_state=data.seed) if len(frame) > max_rows else frame
-
-
-def export_quantized(model, spec: FeatureSpec, path: Path) -> Path:
-    """Export an INC-quantized GraphModule to ONNX (dynamo) and fold its constant weight quantization.
+def export_quantized(model, signature, example: list, path: Path) -> Path:
+    """Export an INC-quantized GraphModule to ONNX (dynamo) under the parent graph's input and output names, and
+    fold its constant weight quantization.
 
     Raises:
         MlbudgetError: the export failed or ONNX Runtime cannot run the result.
@@ -191,18 +375,19 @@ def export_quantized(model, spec: FeatureSpec, path: Path) -> Path:
     from mlbudget.models.mlp import torch_threads
     from mlbudget.models.train import ort_session
 
-    example = torch.zeros(2, spec.input_width)
+    inputs = tuple(t[:2] for t in example)
+    batch = torch.export.Dim("batch")
     try:
         with torch_threads(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "exporting in training mode": PT2E graphs have no eval(); no dropout here
             torch.onnx.export(
                 model,
-                (example,),
+                inputs,
                 str(path),
                 dynamo=True,
-                input_names=[spec.input_name],
-                output_names=[spec.output_name],
-                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                input_names=[i.name for i in signature.inputs],
+                output_names=[o.name for o in signature.outputs],
+                dynamic_shapes=tuple({0: batch} for _ in inputs),
                 external_data=False,
                 verbose=False,
             )
@@ -210,7 +395,7 @@ def export_quantized(model, spec: FeatureSpec, path: Path) -> Path:
         raise MlbudgetError(f"inc_static_int8: ONNX export of the quantized model failed ({exc})") from exc
     fold_constant_quantization(path, path)
     strip_node_metadata(path)
-    ort_session(path).run(None, {spec.input_name: example.numpy()})
+    ort_session(path).run(None, {i.name: t.numpy() for i, t in zip(signature.inputs, inputs, strict=True)})
     return path
 
 

@@ -22,6 +22,13 @@ def adopt_command(
         ..., "--reference", help="Reference rows (features + label), Parquet or CSV, local or an fsspec URL."
     ),
     label: str = typer.Option("label", "--label", help="Label column of the reference data."),
+    program: Path | None = typer.Option(
+        None,
+        "--program",
+        help="The model's torch.export program (torch.export.save, with a dynamic batch axis), kept as "
+        "model.pt2: it lets Intel Neural Compressor tune the model. It must take the ONNX graph's inputs and "
+        "return its outputs, in order.",
+    ),
     tracking_uri: str | None = typer.Option(
         None,
         "--tracking-uri",
@@ -52,7 +59,14 @@ def adopt_command(
             workdir.mkdir(parents=True, exist_ok=True)
         err_console.print(f"adopting {model} as {spec.name} ...", highlight=False, markup=False)
         result = adopt_model(
-            spec, model, reference, label=label, registry=MlflowRegistry(uri), reason=reason, budget_path=budget
+            spec,
+            model,
+            reference,
+            label=label,
+            registry=MlflowRegistry(uri),
+            reason=reason,
+            budget_path=budget,
+            program=program,
         )
     if json_output:
         emit_json(result)

@@ -64,10 +64,11 @@ def register_demo_champion(bundle_dir: str | Path, budget_path: str | Path, trac
     from mlbudget.adoption import adopt_model
     from mlbudget.budget.loader import load_budget
     from mlbudget.demo.data import LABEL
-    from mlbudget.models.bundle import FEATURES_FILE, MODEL_FILE, REFERENCE_FILE, TORCH_FILE
+    from mlbudget.models.bundle import FEATURES_FILE, MODEL_FILE, PROGRAM_FILE, REFERENCE_FILE, TORCH_FILE
 
     bundle = Path(bundle_dir)
-    extra = {name: bundle / name for name in (FEATURES_FILE, TORCH_FILE) if (bundle / name).is_file()}
+    files = (FEATURES_FILE, TORCH_FILE, PROGRAM_FILE)
+    extra = {name: bundle / name for name in files if (bundle / name).is_file()}
     result = adopt_model(
         load_budget(budget_path),
         bundle / MODEL_FILE,

@@ -37,6 +37,8 @@ TORCH_FILE = "torch.pt"
 REFERENCE_FILE = "reference.parquet"
 CONTRACT_FILE = "contract.json"
 PROFILE_FILE = "profile.json"
+PROGRAM_FILE = "model.pt2"
+"""A ``torch.export`` program of the same model (:mod:`mlbudget.models.program`)."""
 
 
 class Lineage(BaseModel):
@@ -82,6 +84,12 @@ class ModelBundle:
     @property
     def torch_path(self) -> Path | None:
         p = self.root / TORCH_FILE
+        return p if p.exists() else None
+
+    @property
+    def program_path(self) -> Path | None:
+        """The model's ``torch.export`` program (``model.pt2``, see :mod:`mlbudget.models.program`), if any."""
+        p = self.root / PROGRAM_FILE
         return p if p.exists() else None
 
     @property

@@ -16,6 +16,7 @@ from mlbudget.errors import InputError, ModelFileError
 from mlbudget.models.bundle import (
     FEATURES_FILE,
     MODEL_FILE,
+    PROGRAM_FILE,
     REFERENCE_FILE,
     TORCH_FILE,
     Lineage,
@@ -55,7 +56,8 @@ def write_bundle(
         spec: feature spec, written to features.json.
         lineage: Lineage fields except ``sha256`` (at least ``generator``).
         onnx_src: an ONNX file to copy as model.onnx ...
-        module: ... or a torch module to export (then ``arch`` also writes its torch.pt).
+        module: ... or a torch module to export (also as its torch.export program, model.pt2; then ``arch``
+            also writes its torch.pt).
         arch: architecture of ``module``; with it the module is saved as torch.pt.
         torch_src: a checkpoint to copy as torch.pt (the FP32 ancestor's), when no ``arch``.
         reference: reference rows (a frame or a Parquet file) for reference.parquet.
@@ -80,6 +82,13 @@ def write_bundle(
         shutil.copyfile(onnx_src, out / MODEL_FILE)
     check_onnx_file(out / MODEL_FILE)
     spec.save(out / FEATURES_FILE)
+    if module is not None:  # its torch.export program, for generators that tune PyTorch (INC)
+        import torch
+
+        from mlbudget.models.program import save_program
+
+        example = torch.randn(8, spec.input_width, generator=torch.Generator().manual_seed(0))
+        save_program(module, (example,), out / PROGRAM_FILE)
     if module is not None and arch is not None:
         save_checkpoint(out / TORCH_FILE, arch, module)
     elif torch_src is not None:

@@ -2,7 +2,7 @@
 
 The ONNX graph is logged with ``mlflow.onnx.log_model`` (signature and input
 example from the feature spec); the other bundle files (features.json,
-lineage.json, torch.pt, reference.parquet, profile.json, quality.json) travel as the model's
+lineage.json, torch.pt, model.pt2, reference.parquet, profile.json, quality.json) travel as the model's
 ``extra_files``, so one model URI holds the whole bundle.
 """
 
@@ -20,6 +20,7 @@ from mlbudget.models.bundle import (
     LINEAGE_FILE,
     MODEL_FILE,
     PROFILE_FILE,
+    PROGRAM_FILE,
     REFERENCE_FILE,
     TORCH_FILE,
     ModelBundle,
@@ -28,7 +29,16 @@ from mlbudget.models.bundle import (
 from mlbudget.models.quality import QUALITY_FILE
 from mlbudget.registry import tags as T
 
-EXTRA_FILES = (CONTRACT_FILE, FEATURES_FILE, LINEAGE_FILE, TORCH_FILE, REFERENCE_FILE, PROFILE_FILE, QUALITY_FILE)
+EXTRA_FILES = (
+    CONTRACT_FILE,
+    FEATURES_FILE,
+    LINEAGE_FILE,
+    TORCH_FILE,
+    PROGRAM_FILE,
+    REFERENCE_FILE,
+    PROFILE_FILE,
+    QUALITY_FILE,
+)
 
 
 def _signature(bundle: ModelBundle) -> tuple[Any, Any]:

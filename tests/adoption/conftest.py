@@ -5,7 +5,7 @@
   column, ``double`` and ``string`` inputs, a label output and ZipMap probabilities.
 - ``gbr``: diabetes, a GradientBoostingRegressor through skl2onnx: one 2-D float input, a tree ensemble.
 - ``torch_two``: digits, a PyTorch MLP with two inputs (top and bottom half of the image) exported with
-  ``torch.onnx.export``: logits over 10 classes.
+  ``torch.onnx.export``: logits over 10 classes; its ``torch.export`` program is saved too (model.pt2).
 
 Each fixture gives the ONNX file and reference rows (features + label) as Parquet; built once per session.
 """
@@ -29,6 +29,8 @@ class Foreign(NamedTuple):
     """Rows not in the reference (for production windows)."""
     label: str
     accuracy: dict
+    program: Path | None = None
+    """The model's torch.export program (model.pt2), for a PyTorch model."""
 
 
 SK_NUMERIC = ["mean_radius", "mean_texture", "mean_smoothness", "worst_concavity", "worst_symmetry"]
@@ -155,12 +157,16 @@ def torch_two(tmp_path_factory) -> Foreign:
         dynamo=False,
     )
     train.to_parquet(out / "reference.parquet", index=False)
+    from mlbudget.models.program import save_program
+
+    save_program(net, example, out / "model.pt2")
     return Foreign(
         out / "model.onnx",
         out / "reference.parquet",
         rest,
         "digit",
         {"metric": "f1_macro", "minimum": 0.8, "max_drop": 0.03},
+        out / "model.pt2",
     )
 
 

@@ -129,3 +129,29 @@ def test_cli_bad_input_registers_nothing(case, code, message, budget_file, sk_pi
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.output
     if case != "unreachable":
         assert mlflow.MlflowClient(uri).search_registered_models() == []
+
+
+def test_cli_adopts_a_pytorch_models_program_and_refuses_one_that_does_not_match(make_budget, torch_two, tmp_path):
+    """``--program`` keeps the torch.export program as model.pt2, so INC becomes applicable; a program with the
+    wrong inputs exits 2 naming the file, and nothing is registered."""
+    import yaml
+
+    from mlbudget.candidates import CandidateGenerator
+
+    path = tmp_path / "digits.yaml"
+    path.write_text(
+        yaml.safe_dump(make_budget("digits", torch_two.accuracy).model_dump(mode="json", exclude_none=True))
+    )
+    uri = f"sqlite:///{tmp_path / 'torch.db'}"
+    args = ["--budget", path, "--model", torch_two.onnx, "--reference", torch_two.reference, "--label", "digit"]
+    wrong = tmp_path / "wrong.pt2"
+    wrong.write_bytes(b"not a program")
+    refused = _cli(*args, "--program", wrong, "--tracking-uri", uri)
+    assert refused.exit_code == 2 and f"{wrong}: not a torch.export program" in refused.stderr, refused.output
+    assert mlflow.MlflowClient(uri).search_registered_models() == []
+    adopted = _cli(*args, "--program", torch_two.program, "--tracking-uri", uri)
+    assert adopted.exit_code == 0, adopted.output
+    _, folder = MlflowRegistry(uri).champion("digits", tmp_path / "champion")
+    bundle = ModelBundle(folder)
+    assert bundle.program_path is not None
+    assert CandidateGenerator.lookup("inc_static_int8").not_applicable(bundle) is None

@@ -50,7 +50,10 @@ def test_binomial_cdf_matches_scipy(n, q):
 @pytest.mark.parametrize(("n", "q"), [(100, 0.5), (500, 0.95), (2000, 0.99)])
 def test_order_statistic_ranks_are_the_tightest_equal_tailed_pair(n, q):
     r, s = order_statistic_ranks(n, q, 0.95)
-    cdf = lambda k: sps.binom.cdf(k, n, q)
+
+    def cdf(k):
+        return sps.binom.cdf(k, n, q)
+
     assert cdf(r - 1) <= 0.025 < cdf(r)  # moving r up would break the lower tail
     assert cdf(s - 1) >= 0.975 > cdf(s - 2)  # moving s down would break the upper tail
     assert cdf(s - 1) - cdf(r - 1) >= 0.95
@@ -82,7 +85,9 @@ def test_sample_floors_are_mlperfs():
 
 
 def test_stability_rule():
-    w = lambda calls, p: WindowStats(calls=calls, seconds=1.0, target_ms=p)
+    def w(calls, p):
+        return WindowStats(calls=calls, seconds=1.0, target_ms=p)
+
     assert not windows_stable([w(100, 1.0), w(100, 1.0)])
     assert windows_stable([w(50, 9.0), w(100, 1.0), w(105, 1.05), w(96, 0.97)])
     assert not windows_stable([w(100, 1.0), w(100, 1.0), w(130, 1.0)])  # throughput off

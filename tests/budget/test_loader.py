@@ -233,8 +233,8 @@ def test_latency_value_messages(patch, expected):
         (
             "policy: {rules: [{when: [driftt], actions: [retrain]}]}",
             (
-                "policy.rules[0].when[0]: must be one of 'latency', 'throughput', 'memory', 'model_size', 'error_rate', "
-                "'latency_creep', 'drift', 'prediction_drift', 'accuracy' (got 'driftt')"
+                "policy.rules[0].when[0]: must be one of 'latency', 'throughput', 'memory', 'model_size', "
+                "'error_rate', 'latency_creep', 'drift', 'prediction_drift', 'accuracy' (got 'driftt')"
             ),
         ),
         ("promotion: {auto_promote: maybe}", "promotion.auto_promote: must be true or false (got 'maybe')"),

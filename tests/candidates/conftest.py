@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.adoption.conftest import torch_two  # noqa: F401 - the foreign two-input PyTorch network, a fixture
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():

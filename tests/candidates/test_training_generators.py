@@ -50,7 +50,7 @@ def test_distill_makes_a_smaller_student(parent, data_files, budget, tmp_path, a
     )
 
 
-@pytest.mark.parametrize("generator", ["retrain", "distill", "inc_static_int8"])
+@pytest.mark.parametrize("generator", ["retrain", "distill"])
 def test_missing_torch_checkpoint_is_a_clear_error(generator, parent, data_files, budget, tmp_path):
     import shutil
 

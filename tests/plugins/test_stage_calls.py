@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from mlbudget_airflow import stage_calls
-from mlbudget_airflow.stage_calls import check_xcom_size, run_stage, trigger_audit
 
 from mlbudget.cycle.context import CycleContext
 from mlbudget.errors import DependencyError
+from mlbudget_airflow import stage_calls
+from mlbudget_airflow.stage_calls import check_xcom_size, run_stage, trigger_audit
 
 ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 1, tzinfo=UTC)

@@ -30,8 +30,8 @@ def test_adopted_mlp_keeps_ort_int8_and_leaves_out_what_needs_a_pytorch_program(
     assert {a.kind: a.reason for a in plan.skipped} == {
         "retrain": "retrain needs the model's PyTorch program (torch.pt) and a trainer; this model has none",
         "distill": "distill needs the model's PyTorch program (torch.pt) and a trainer; this model has none",
-        "inc_static_int8": "inc_static_int8 needs the model's PyTorch program (torch.pt) and a trainer; "
-        "this model has none",
+        "inc_static_int8": "inc_static_int8 needs the model's PyTorch program (model.pt2, a torch.export "
+        "program: mlbudget adopt --program); this model has none",
     }
     assert "retrain left out: retrain needs the model's PyTorch program" in plan.summary()
 

@@ -198,7 +198,7 @@ def test_two_processes_register_same_content_once_on_postgres(postgres_uri, tmp_
         time.sleep(0.05)
     go.touch()
     results = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (_, err) in zip(procs, results):
         assert proc.returncode == 0, err[-3000:]
     versions = {json.loads(out.strip().splitlines()[-1])["version"] for out, _ in results}
     found = registry.client.search_model_versions(f"name = '{budget.name}'")
