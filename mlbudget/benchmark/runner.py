@@ -70,6 +70,8 @@ class WorkerRequest(BaseModel):
     holdout_path: str | None = None
     features_path: str | None = None
     accuracy_metric: AccuracyMetric = "accuracy"
+    measure_accuracy: bool = True
+    """False: holdout rows only feed the timed calls (a batch-size sweep), quality is not measured."""
     runtime: str = "onnxruntime"
 
 
@@ -82,6 +84,8 @@ class BenchmarkItem(BaseModel):
     holdout_path: str | None = None
     features_path: str | None = None
     accuracy_metric: AccuracyMetric = "accuracy"
+    measure_accuracy: bool = True
+    """False: the holdout only feeds the timed calls (see :class:`WorkerRequest`)."""
 
 
 def benchmark_model(
@@ -185,6 +189,7 @@ def _request(item: BenchmarkItem, hardware, load, settings: BenchmarkSettings) -
         holdout_path=item.holdout_path,
         features_path=item.features_path,
         accuracy_metric=item.accuracy_metric,
+        measure_accuracy=item.measure_accuracy,
     )
 
 

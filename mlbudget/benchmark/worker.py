@@ -222,7 +222,7 @@ def run_request(request: WorkerRequest) -> BenchmarkReport:
     energy = meter.figure(calls * load.batch_size)  # amortised over every level's seconds of calls
     rss = peak_rss_mb()  # before the holdout is loaded: the serving process would not hold it
     accuracy, rows = None, 0
-    if request.holdout_path:
+    if request.holdout_path and request.measure_accuracy:
         if not request.features_path:
             raise InputError("a holdout needs the model's contract.json (or features.json) to be fed")
         _progress(f"{path.name}: accuracy on {Path(request.holdout_path).name}")

@@ -429,6 +429,30 @@ def _generator_configs_schema(schema: dict) -> None:
     schema["properties"] = props
 
 
+class BatchSweepSettings(StrictModel):
+    """Ask each cycle for a batch-size sweep of its finalists: the largest batch whose latency still fits.
+
+    YAML example::
+
+        candidates:
+          batch_sweep: {sizes: [1, 4, 16, 64], repetitions: 3}
+    """
+
+    sizes: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64], min_length=1)
+    """Rows per call to measure (each at the budget's latency concurrency)."""
+    repetitions: int = Field(3, ge=1, le=20)
+    """Interleaved rounds per size (each a fresh process); the median is kept."""
+    max_models: int = Field(3, ge=1)
+    """Sweep at most this many finalists: the winner, the champion, then the other fitting ones."""
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive_unique(cls, v: list[int]) -> list[int]:
+        if any(size < 1 for size in v):
+            raise ValueError("every batch size must be >= 1")
+        return sorted(set(v))
+
+
 class CandidateSettings(StrictModel):
     """How candidates are made: each generator's settings, by registry name.
 
@@ -450,6 +474,9 @@ class CandidateSettings(StrictModel):
     winners run first; once it has run out no generator or benchmark starts, the best compliant model found so
     far is kept, and the decision lists what was skipped. None: no time box. ``mlbudget run --max-minutes``
     overrides it."""
+    batch_sweep: BatchSweepSettings | None = None
+    """Sweep the batch size of the finalists after selection and report the largest batch whose latency fits the
+    budget, with its throughput (rows per second) and the curve. None: no sweep."""
 
     @field_validator("generators", mode="before")
     @classmethod

@@ -303,7 +303,7 @@ def _run_finals(cycle: OpenCycle):
             note="nothing to compare (no challenger can fit, or one fits and the champion cannot), "
             "so nothing was measured again",
         )
-    items = [_finals_item(cycle, n, ModelBundle(candidates[n].bundle_dir)) for n in names]
+    items = [benchmark_item(cycle, n, ModelBundle(candidates[n].bundle_dir)) for n in names]
     load = budget.load.model_copy(update={"concurrency": levels})
     runs = measure_interleaved(
         items, budget.hardware, load, settings, repetitions=rounds, retries=FINALS_RETRIES, deciding=levels
@@ -325,7 +325,7 @@ def contract_path(bundle) -> Path:
     return contract if contract.is_file() else bundle.root / FEATURES_FILE
 
 
-def _finals_item(cycle: OpenCycle, name: str, bundle):
+def benchmark_item(cycle: OpenCycle, name: str, bundle):
     """An adopted model is timed on holdout rows fed through its adapter (its inputs may be strings)."""
     from mlbudget.benchmark.runner import BenchmarkItem
     from mlbudget.models.bundle import CONTRACT_FILE

@@ -13,7 +13,7 @@ from mlbudget.cycle.layout import read_json, read_model, write_json
 from mlbudget.cycle.state import OpenCycle, open_cycle
 from mlbudget.cycle.watch import rolled_back
 
-CYCLE_ARTIFACTS = ("validation", "detection", "plan", "decision")
+CYCLE_ARTIFACTS = ("validation", "detection", "plan", "decision", "batch_sweep")
 
 
 def register(cycle_dir: str) -> dict[str, Any]:
@@ -132,6 +132,9 @@ def _report_inputs(cycle: OpenCycle) -> dict[str, Any]:
             "registry": registry,
             "rollback": rolled_back(cycle.layout.root),
             "ledger": cycle_ledger(cycle),
+            "batch_sweep": read_json(cycle.layout.root / "batch_sweep.json")
+            if (cycle.layout.root / "batch_sweep.json").exists()
+            else None,
         },
     }
 

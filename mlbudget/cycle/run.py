@@ -55,8 +55,8 @@ class CycleOutcome(BaseModel):
 
 
 def run_cycle(ctx: CycleContext, on_stage: StageHook | None = None, clock: Clock | None = None) -> CycleOutcome:
-    """Run prepare -> pull -> validate -> detect -> plan -> generate -> benchmark -> finals -> select -> register
-    -> report.
+    """Run prepare -> pull -> validate -> detect -> plan -> generate -> benchmark -> finals -> select
+    (-> batch_sweep, when the budget asks) -> register -> report.
 
     Stops after validation when the window is invalid (recorded, reported) and
     after planning on a dry run. ``clock`` (monotonic seconds) times the search's time box; default
@@ -100,10 +100,14 @@ def _compete(cycle_dir: str, plan: dict[str, Any], hook: StageHook, clock: Clock
     then select."""
     from mlbudget.cycle import stages
     from mlbudget.cycle.search import search
+    from mlbudget.cycle.state import open_cycle
 
     search(cycle_dir, plan, hook, **({"clock": clock} if clock else {}))
     hook("select", "budget, Pareto front, champion")
     stages.select(cycle_dir)
+    if open_cycle(cycle_dir).budget.candidates.batch_sweep is not None:
+        hook("batch_sweep", "largest batch within the latency budget")
+        stages.batch_sweep(cycle_dir)
 
 
 def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:

@@ -10,10 +10,12 @@ from mlbudget.cycle.observe import detect, plan, prepare, pull, validate, watch_
 from mlbudget.cycle.publish import register, report
 from mlbudget.cycle.run import CycleOutcome, run_cycle
 from mlbudget.cycle.search import benchmark_in_time, finals_in_time, generate_in_time
+from mlbudget.cycle.sweep import batch_sweep
 
 __all__ = [
     "CycleOutcome",
     "approval_request",
+    "batch_sweep",
     "benchmark",
     "benchmark_in_time",
     "candidate_names",

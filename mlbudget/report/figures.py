@@ -638,3 +638,77 @@ def _event_lines(go, fig, events, x) -> None:
             showarrow=False,
             font={"color": color, "size": 11},
         )
+
+
+def batch_sweep(sweep: dict[str, Any] | None, styles: dict[str, dict[str, str]]) -> go.Figure | None:
+    """The batch-size sweep (``batch_sweep.json``): p95 per call and rows per second against the batch size; the
+    p95 limit dashed, each model's largest fitting batch ringed."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    models = [m for m in (sweep or {}).get("models") or [] if m.get("points")]
+    if not models:
+        return None
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["p95 per call (ms)", "throughput (rows/s)"], horizontal_spacing=0.09
+    )
+    sizes = sorted({p["batch"] for m in models for p in m["points"]})
+    for model in models:
+        name, points = model["name"], sorted(model["points"], key=lambda p: p["batch"])
+        style = styles.get(name, {"color": PALETTE[0], "symbol": "circle"})
+        for col, key, unit in ((1, "p95_ms", "ms"), (2, "rows_per_s", "rows/s")):
+            fig.add_trace(
+                go.Scatter(
+                    x=[p["batch"] for p in points],
+                    y=[p[key] for p in points],
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    mode="lines+markers",
+                    line={"color": style["color"]},
+                    marker={"symbol": style["symbol"], "size": 8},
+                    hovertemplate=f"<b>{name}</b><br>batch %{{x}}: %{{y:.4g}} {unit}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+            best = next((p for p in points if p["batch"] == model.get("largest_fitting")), None)
+            if best is not None:
+                fig.add_trace(
+                    go.Scatter(
+                        x=[best["batch"]],
+                        y=[best[key]],
+                        mode="markers",
+                        marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"color": style["color"], "width": 2}},
+                        legendgroup=name,
+                        showlegend=False,
+                        hovertemplate=f"<b>{name}</b>: largest batch within the budget, {best['batch']}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+    limit = (sweep.get("limits_ms") or {}).get("p95")
+    if limit is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[sizes[0], sizes[-1]],
+                y=[limit, limit],
+                mode="lines",
+                line={"color": LIMIT_COLOR, "dash": "dash", "width": 1},
+                name="p95 limit",
+                hovertemplate=f"budget: p95 ≤ {limit:g} ms<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    fig.update_xaxes(
+        type="log" if sizes[-1] >= 8 * sizes[0] else "linear",
+        tickmode="array",
+        tickvals=sizes,
+        ticktext=[str(s) for s in sizes],
+        title_text="rows per call",
+    )
+    p95 = [p["p95_ms"] for m in models for p in m["points"]] + ([limit] if limit is not None else [])
+    kind, rng = axis_span(p95)
+    fig.update_yaxes(type=kind, range=rng, row=1, col=1)
+    return _layout(fig, f"Batch size at concurrency {sweep.get('concurrency')}", 380)

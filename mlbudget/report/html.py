@@ -205,10 +205,12 @@ def render_html(
 
     run_id = (extra or {}).get("run_id") if isinstance(extra, dict) else None
     figs = build_figures(budget, detection, candidates, reports, decision, trend, previous, run_id)
-    drawn = {k: v for k, v in figs.items() if v is not None}
     verdicts = {v.name: v for v in decision.verdicts} if decision else {}
     names = [c.name for c in candidates]
     styles = figures.candidate_styles(names + [n for n in sorted(reports) if n not in names])
+    sweep = (extra or {}).get("batch_sweep") if isinstance(extra, dict) else None
+    figs["batch_sweep"] = figures.batch_sweep(sweep, styles)
+    drawn = {k: v for k, v in figs.items() if v is not None}
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     registry = (extra or {}).get("registry") if isinstance(extra, dict) else None
     registry = {"status": None, "version": None} | (registry if isinstance(registry, dict) else {})
@@ -231,6 +233,7 @@ def render_html(
         trend=trend,
         registry=registry,
         rollback=(extra or {}).get("rollback") if isinstance(extra, dict) else None,
+        sweep=sweep,
         ledger=((extra or {}).get("ledger") if isinstance(extra, dict) else None) or [],
         hardware=next((r.hardware for r in reports.values()), None),
         extra_json=json.dumps(extra, indent=2, sort_keys=True, default=str) if extra else "",

@@ -161,6 +161,20 @@ dotted lines are the warn levels ({{ "%.0f"|format(budget.warn_margin * 100) }} 
 {{ budget.limits.latency.concurrency }}.</p>{% endif %}
 {% if not (figs.latency_cdf or figs.latency_levels) %}<p class="muted">Nothing was benchmarked in this cycle.</p>{% endif %}
 </section>
+{% if sweep %}
+<section id="batch-size">
+<h2>Batch size</h2>
+{% if sweep.models %}<table><tr><th>model</th><th>largest batch within the budget</th><th>rows/s there</th>
+<th>batch sizes measured</th></tr>
+{% for m in sweep.models %}<tr><td>{{ m.name }}</td>
+<td>{% if m.largest_fitting %}{{ m.largest_fitting }}{% else %}none fits{% endif %}</td>
+<td>{% if m.rows_per_s %}{{ "%.0f"|format(m.rows_per_s) }}{% else %}&ndash;{% endif %}</td>
+<td>{{ m.points|map(attribute="batch")|join(", ") }}{% if m.fixed_batch %} (fixed batch axis){% endif %}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if figs.batch_sweep %}{{ divs.batch_sweep }}{% endif %}
+<p class="muted">{{ sweep.note }}</p>
+</section>
+{% endif %}
 
 <section id="tradeoff">
 <h2>Trade-off</h2>

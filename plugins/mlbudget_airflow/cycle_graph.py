@@ -6,7 +6,7 @@
       >> kinds_fp32, kinds_compress
       >> generate_fp32[kind...] >> generate_compress[kind...] >> candidates
       >> benchmark[candidate...] (queue = the budget's hardware queue)
-      >> select >> register >> report
+      >> select >> batch_sweep >> register >> report
       >> approval_needed >> approve_promotion >> record_decision (promotion.approval: required)
 
 Each task body is one call into ``mlbudget.cycle.stages`` through
@@ -148,6 +148,12 @@ def select(cycle_dir: str) -> dict[str, Any]:
 
 
 @task
+def batch_sweep(cycle_dir: str) -> dict[str, Any]:
+    """The finalists' batch-size sweep, when the budget asks (``candidates.batch_sweep``); else nothing."""
+    return run_stage("batch_sweep", cycle_dir)
+
+
+@task
 def register(cycle_dir: str) -> dict[str, Any]:
     """Register the winner in MLflow and move aliases; idempotent per cycle."""
     return run_stage("register", cycle_dir)
@@ -283,7 +289,7 @@ def build_cycle(
         selected = select.override(trigger_rule="none_failed_min_one_success")(cycle_dir)
     benches >> selected
     reported = report(cycle_dir)
-    selected >> register.override(pool=REGISTRY_POOL)(cycle_dir) >> reported
+    selected >> batch_sweep(cycle_dir) >> register.override(pool=REGISTRY_POOL)(cycle_dir) >> reported
     if not approval:
         return
     # promotion.approval: required: a person decides after the report is written (the body links to it).
