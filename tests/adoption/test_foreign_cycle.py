@@ -32,13 +32,15 @@ SETTINGS: dict[str, dict] = {}
 """Per model: the cycle settings its fixture used (budget, workdir, tracking URI), for later cycles."""
 
 
-def _cycle(name, foreign, make_budget, tmp_path_factory, write_request_log):
+def _cycle(name, foreign, make_budget, tmp_path_factory, write_request_log, forced=FORCED):
     work = tmp_path_factory.mktemp(f"cycle-{name}")
     budget = make_budget(name, foreign.accuracy)
     budget_path = work / f"{name}.yaml"
     budget_path.write_text(yaml.safe_dump(budget.model_dump(mode="json", exclude_none=True)))
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    adopted = adopt_model(budget, foreign.onnx, foreign.reference, label=foreign.label, tracking_uri=uri)
+    adopted = adopt_model(
+        budget, foreign.onnx, foreign.reference, label=foreign.label, tracking_uri=uri, program=foreign.program
+    )
     from mlbudget.registry.store import MlflowRegistry
 
     _, champion_dir = MlflowRegistry(uri).champion(name, work / "champion")
@@ -57,7 +59,7 @@ def _cycle(name, foreign, make_budget, tmp_path_factory, write_request_log):
     checked = run_cycle(CycleContext(reason="check", dry_run=True, **common))
     assert checked.status == "dry_run" and checked.champion_before == adopted.version, checked
     assert _snapshot(uri) == before, f"{name}: check wrote to MLflow"
-    ctx = CycleContext(actions=FORCED, reason="foreign model test", **common)
+    ctx = CycleContext(actions=forced, reason="foreign model test", **common)
     started = time.perf_counter()
     outcome = run_cycle(ctx)
     seconds = time.perf_counter() - started
@@ -77,7 +79,9 @@ def gbr_cycle(gbr, make_budget, tmp_path_factory, write_request_log):
 
 @pytest.fixture(scope="module")
 def torch_cycle(torch_two, make_budget, tmp_path_factory, write_request_log):
-    return _cycle("digits-torch", torch_two, make_budget, tmp_path_factory, write_request_log)
+    # adopted with its torch.export program: Neural Compressor applies
+    forced = [*FORCED, "inc_static_int8"]
+    return _cycle("digits-torch", torch_two, make_budget, tmp_path_factory, write_request_log, forced)
 
 
 def _plan(outcome) -> dict:
@@ -143,8 +147,13 @@ def test_pytorch_two_input_cycle(torch_cycle):
     adopted, outcome, champion_dir = torch_cycle
     assert adopted.adapter == "matrix" and set(adopted.inputs) == {"top", "bottom"}
     plan = _plan(outcome)
-    assert {"ort_dynamic_int8", "ort_static_int8"} <= {a["kind"] for a in plan["actions"]}
-    assert {"ort_dynamic_int8@champion", "ort_static_int8@champion"} <= set(_candidates(outcome))
+    assert {"ort_dynamic_int8", "ort_static_int8", "inc_static_int8"} <= {a["kind"] for a in plan["actions"]}
+    made = set(_candidates(outcome))
+    assert {"ort_dynamic_int8@champion", "ort_static_int8@champion"} <= made
+    # the champion came back from MLflow with its model.pt2, and INC tuned it within the budget
+    assert "inc_static_int8@champion" in made, outcome.generation_errors
+    inc = _candidates(outcome)["inc_static_int8@champion"]["lineage"]["config"]
+    assert any(t.get("chosen") for t in inc["trials"]) and inc["goal"]["metric"] == "f1_macro"
     _assert_signature_kept(outcome, champion_dir)
     _assert_decided(outcome)
 
