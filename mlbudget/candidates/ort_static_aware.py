@@ -84,8 +84,8 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
         fp32_quality, fp32_scores = judge(source.onnx_path)
         name = package.candidate_name(self.name, parent)
         with tempfile.TemporaryDirectory() as tmp:
-            prepared = self._pre_process(source.onnx_path, Path(tmp) / "prepared.onnx")
-            nodes = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in QUANTIZABLE_OPS and n.name]
+            prepared = name_nodes(self._pre_process(source.onnx_path, Path(tmp) / "prepared.onnx"), Path(tmp))
+            nodes = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in QUANTIZABLE_OPS]
 
             def quantize(path: Path, **kwargs) -> Path:
                 self._quantize(prepared, path, adapter, frame, config, **kwargs)
@@ -122,6 +122,28 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
                     Path(out_dir) / name, name=name, source=source, onnx_src=quantized, fp32=False, lineage=lineage
                 )
             ]
+
+
+def name_nodes(path: Path, tmp: Path) -> Path:
+    """``path``, or a copy in ``tmp`` whose unnamed nodes got unique names (``<op>_<index>``): ONNX Runtime excludes
+    nodes by name, and exporters (skl2onnx, onnx.helper) may leave names empty. Names do not change the signature."""
+    import onnx
+
+    model = onnx.load(str(path))
+    unnamed = [n for n in model.graph.node if not n.name]
+    if not unnamed:
+        return path
+    taken = {n.name for n in model.graph.node}
+    for index, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{index}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+    out = tmp / "named.onnx"
+    onnx.save(model, str(out))
+    return out
 
 
 def _holdout(data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:

@@ -53,6 +53,8 @@ class SearchRecord(BaseModel):
     """Work done in order: ``generate kind@parent``, ``benchmark name``, ``finals``."""
     skipped: list[str] = Field(default_factory=list)
     """Work not started because the time box ran out (same notation)."""
+    started_min: list[float] = Field(default_factory=list)
+    """When each item of ``done`` started, in minutes from the search's start (same order)."""
 
 
 def search_order(kinds: list[str]) -> list[str]:
@@ -91,6 +93,12 @@ def search(
     kinds = search_order(plan["fp32"] + plan["compress"])
     done: list[str] = []
     skipped: list[str] = []
+    starts: list[float] = []
+
+    def start(work: str) -> None:
+        done.append(work)
+        starts.append(round((clock() - started) / 60, 3))
+
     while True:
         unscreened = [n for n in compete.candidate_names(cycle_dir) if not _screened(cycle, n)]
         pending = [(k, p) for k in kinds for p in compete.pending_parents(cycle_dir, k)]
@@ -100,22 +108,28 @@ def search(
             skipped += [f"benchmark {n}" for n in unscreened] + [f"generate {k}@{p}" for k, p in pending]
             break
         if unscreened:  # screen what exists before making more: a winner is at hand when time runs out
+            start(f"benchmark {unscreened[0]}")
             hook("benchmark", unscreened[0])
             compete.benchmark(cycle_dir, unscreened[0])
-            done.append(f"benchmark {unscreened[0]}")
             continue
         kind, parent = pending[0]
+        start(f"generate {kind}@{parent}")
         hook("generate", f"{kind} on {parent}")
         compete.generate(cycle_dir, kind, parents=[parent])
-        done.append(f"generate {kind}@{parent}")
     if time_left():
+        start("finals")
         hook("finals", "fitting candidates and the champion, measured again in interleaved rounds")
         compete.finals(cycle_dir)
-        done.append("finals")
     else:
         _no_finals(cycle, limit)
         skipped.append("finals")
-    record = SearchRecord(max_minutes=limit, minutes=round((clock() - started) / 60, 3), done=done, skipped=skipped)
+    record = SearchRecord(
+        max_minutes=limit,
+        minutes=round((clock() - started) / 60, 3),
+        done=done,
+        skipped=skipped,
+        started_min=starts,
+    )
     write_json(cycle.layout.root / SEARCH_FILE, record)
     return record
 
@@ -233,11 +247,17 @@ def finals_in_time(cycle_dir: str, clock: WallClock = time.time) -> None:
         _no_finals(cycle, limit)
     started = _started_at(cycle, clock())
 
-    def works(kind: str) -> list[str]:  # in the order the tasks asked
-        marks = [json.loads(p.read_text()) for p in (tasks / kind).glob("*.json")]
-        return [m["work"] for m in sorted(marks, key=lambda m: (m["at"], m["ns"]))]
+    def marks(kind: str) -> list[dict]:  # in the order the tasks asked
+        found = [json.loads(p.read_text()) for p in (tasks / kind).glob("*.json")]
+        return sorted(found, key=lambda m: (m["at"], m["ns"]))
 
-    skipped = works("skipped")
-    done = [w for w in works("done") if w not in skipped]
-    record = SearchRecord(max_minutes=limit, minutes=round((clock() - started) / 60, 3), done=done, skipped=skipped)
+    skipped = [m["work"] for m in marks("skipped")]
+    done = [m for m in marks("done") if m["work"] not in skipped]
+    record = SearchRecord(
+        max_minutes=limit,
+        minutes=round((clock() - started) / 60, 3),
+        done=[m["work"] for m in done],
+        skipped=skipped,
+        started_min=[round((m["at"] - started) / 60, 3) for m in done],
+    )
     write_json(cycle.layout.root / SEARCH_FILE, record)

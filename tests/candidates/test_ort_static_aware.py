@@ -144,3 +144,28 @@ def test_without_a_quality_limit_it_says_what_it_needs(setup):
     )
     with pytest.raises(ModelFileError, match="needs a quality limit"):
         CandidateGenerator.lookup("ort_static_int8_aware")().generate(parent, data, budget, root / "none")
+
+
+def test_a_graph_whose_nodes_have_no_names_gets_names_to_exclude_by(setup, tmp_path):
+    """Exporters may leave node names empty (a distilled student, onnx.helper graphs); ONNX Runtime excludes by
+    name, so the generator names them (``<op>_<index>``) and the exclusion still reaches the budget."""
+    import shutil
+
+    import onnx
+
+    parent, data, root = setup
+    bundle_dir = tmp_path / "unnamed"
+    shutil.copytree(parent.bundle_dir, bundle_dir)
+    model = onnx.load(str(bundle_dir / "model.onnx"))
+    for node in model.graph.node:
+        node.name = ""
+    onnx.save(model, str(bundle_dir / "model.onnx"))
+    bundle = ModelBundle(bundle_dir)
+    unnamed = parent.model_copy(update={"bundle_dir": str(bundle_dir), "sha256": bundle.sha256()})
+
+    generator = CandidateGenerator.lookup("ort_static_int8_aware")({"per_channel": True, "pre_process": False})
+    [made] = generator.generate(unnamed, data, BUDGET, tmp_path / "aware")
+
+    config = made.lineage.config
+    assert set(config["sensitivity"]) == {"Gemm_0", "Gemm_2", "Gemm_3"}
+    assert config["excluded_nodes"] and _accuracy(made, root / "holdout.parquet") >= 0.97

@@ -105,6 +105,7 @@ def test_search_stops_at_its_time_box_and_keeps_the_best_compliant_model(tmp_pat
     # champion screened (t=1), cheap made (t=7) and screened (t=8): 8 >= 7.5 min, nothing more starts.
     assert record.done == ["benchmark champion", f"generate {cheap}@champion", f"benchmark {cheap}@champion"]
     assert record.skipped == [f"generate {costly}@champion", "finals"]
+    assert record.started_min == [0.0, 1.0, 7.0]  # when each piece of work started
     assert record.max_minutes == 7.5 and record.minutes == 8.0
     assert not (layout.candidates / f"{costly}@champion.json").exists()
     assert read_json(layout.finals)["note"].startswith("not run: the search's 7.5-minute time box ran out")
@@ -189,6 +190,7 @@ def test_dag_tasks_share_one_time_box_skip_what_starts_late_and_a_rerun_reuses_w
     record = read_json(layout.root / "search.json")
     assert record["done"] == [f"generate {cheap}@champion", "benchmark champion", f"benchmark {cheap}@champion"]
     assert record["skipped"] == [f"generate {costly}@champion", "finals"] and record["minutes"] == 8.0
+    assert record["started_min"] == [0.0, 6.0, 7.0]
     decision = compete.select(cycle_dir)
     assert decision["winner"] == f"{cheap}@champion" and decision["promote"]
     assert f"skipped for lack of time: generate {costly}@champion, finals." in decision["rationale"]
