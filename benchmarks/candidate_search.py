@@ -171,14 +171,15 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     head = (
-        f"{'model':6} {'run':14} {'made':>4} {'winner':34} {'p95 champ':>9} {'p95 win':>8} {'MB champ':>8} {'MB win':>7} "
-        f"{'d quality':>9} {'search min':>10} {'wall s':>6}  skipped"
+        f"{'model':6} {'run':14} {'made':>4} {'winner':34} {'p95 champ':>9} {'p95 win':>8} "
+        f"{'MB champ':>8} {'MB win':>7} {'d quality':>9} {'search min':>10} {'wall s':>6}  skipped"
     )
     print(head)
     for r in rows:
         print(
-            f"{r['model']:6} {r['run']:14} {r['candidates'] - 1:>4} {str(r['winner']):34} {_fmt(r['champion_p95_ms']):>9} "
-            f"{_fmt(r['winner_p95_ms']):>8} {_fmt(r['champion_size_mb']):>8} {_fmt(r['winner_size_mb']):>7} "
+            f"{r['model']:6} {r['run']:14} {r['candidates'] - 1:>4} {str(r['winner']):34} "
+            f"{_fmt(r['champion_p95_ms']):>9} {_fmt(r['winner_p95_ms']):>8} "
+            f"{_fmt(r['champion_size_mb']):>8} {_fmt(r['winner_size_mb']):>7} "
             f"{_fmt(r['quality_change'], '+.4f'):>9} {_fmt(r['search_minutes'], '.2f'):>10} {r['wall_s']:>6}  "
             f"{', '.join(r['skipped']) or '-'}"
         )

@@ -112,3 +112,15 @@ def inapplicable(
     if "config" in inspect.signature(generator.not_applicable).parameters:
         return generator.not_applicable(parent, config=config)
     return generator.not_applicable(parent)
+
+
+def parent_below_bound(generator: str, rule, parent_quality: float) -> str | None:
+    """Why compressing a parent is pointless: its quality already breaks the budget's floor (or ceiling), so no
+    compressed model of it can fit; None when it does not. ``rule`` is the budget's ``limits.accuracy``."""
+    if not rule.breaks_bound(parent_quality):
+        return None
+    side = "minimum" if rule.higher_is_better else "maximum"
+    return (
+        f"{generator}: the parent's {rule.metric} {parent_quality:.4g} already breaks the budget's {side} "
+        f"{rule.bound:g} on the holdout; no compressed model of it can fit (a retrained parent may)"
+    )

@@ -340,7 +340,8 @@ def _fidelity(out: np.ndarray, y: np.ndarray, regression: bool) -> float:
 
 
 def _student(teacher, contract: ModelContract, prep: _Prep, weights, y_mean: float, y_std: float):
-    """The whole student graph: preprocessing, the MLP, and the teacher's outputs."""
+    """The whole student graph: preprocessing, the MLP, and the teacher's outputs (internal tensors are named
+    ``student_*``, so no teacher output name, such as skl2onnx's ``probabilities``, is produced twice)."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
@@ -372,27 +373,31 @@ def _student(teacher, contract: ModelContract, prep: _Prep, weights, y_mean: flo
         if name == roles.value:
             shape = np.array([-1, 1] if rank == 2 else [-1], np.int64)
             nodes += [
-                helper.make_node("Mul", [logits, const("y_std", np.array([y_std], np.float32))], ["y_scaled"]),
-                helper.make_node("Add", ["y_scaled", const("y_mean", np.array([y_mean], np.float32))], ["y_value"]),
-                helper.make_node("Reshape", ["y_value", const("y_shape", shape)], ["y_shaped"]),
-                helper.make_node("Cast", ["y_shaped"], [name], to=elem),
+                helper.make_node("Mul", [logits, const("y_std", np.array([y_std], np.float32))], ["student_y_scaled"]),
+                helper.make_node(
+                    "Add", ["student_y_scaled", const("y_mean", np.array([y_mean], np.float32))], ["student_y_value"]
+                ),
+                helper.make_node("Reshape", ["student_y_value", const("y_shape", shape)], ["student_y_shaped"]),
+                helper.make_node("Cast", ["student_y_shaped"], [name], to=elem),
             ]
         elif name == roles.label:
-            nodes.append(helper.make_node("ArgMax", [logits], ["class_index"], axis=1, keepdims=0))
+            nodes.append(helper.make_node("ArgMax", [logits], ["student_class_index"], axis=1, keepdims=0))
             dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem))
             classes = np.array([str(c) for c in contract.classes], dtype=object)
             if dtype != np.dtype(object):
                 classes = np.array(contract.classes).astype(dtype)
-            gathered = name if rank == 1 else "class_label"
-            nodes.append(helper.make_node("Gather", [const("classes", classes), "class_index"], [gathered], axis=0))
+            gathered = name if rank == 1 else "student_class_label"
+            nodes.append(
+                helper.make_node("Gather", [const("classes", classes), "student_class_index"], [gathered], axis=0)
+            )
             if rank != 1:
                 shape = const("label_shape", np.array([-1, 1], np.int64))
                 nodes.append(helper.make_node("Reshape", [gathered, shape], [name]))
         elif name == roles.scores:
             scores = logits
             if roles.scores_kind != "logits":
-                nodes.append(helper.make_node("Softmax", [logits], ["probabilities"], axis=1))
-                scores = "probabilities"
+                nodes.append(helper.make_node("Softmax", [logits], ["student_probabilities"], axis=1))
+                scores = "student_probabilities"
             if kind == "sequence_type":
                 labels = contract.classes
                 if any(isinstance(c, str) for c in labels):

@@ -55,7 +55,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from mlbudget.budget.model import Budget
-from mlbudget.candidates.base import Candidate, CandidateGenerator, GenerationData, GeneratorConfig
+from mlbudget.candidates.base import (
+    Candidate,
+    CandidateGenerator,
+    GenerationData,
+    GeneratorConfig,
+    parent_below_bound,
+)
 from mlbudget.errors import MlbudgetError, ModelFileError
 from mlbudget.models.bundle import ModelBundle
 
@@ -188,6 +194,8 @@ class IncStaticInt8Generator(CandidateGenerator):
         holdout = _holdout(data, config.max_eval_rows, self.name)
         judge = _TorchJudge(contract, adapter, holdout, rule, [o.name for o in signature.outputs])
         parent_quality = judge.onnx(source.onnx_path)
+        if (why := parent_below_bound(self.name, rule, parent_quality)) is not None:
+            raise MlbudgetError(why)  # before any trial: no config can fit
         goal = inc_goal(rule, parent_quality, config.tolerable_loss)
         trials = self._configs(module)
         with quiet_backends():

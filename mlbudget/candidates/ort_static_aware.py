@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from mlbudget.budget.model import Budget
-from mlbudget.candidates.base import Candidate, GenerationData, GeneratorConfig
+from mlbudget.candidates.base import Candidate, GenerationData, GeneratorConfig, parent_below_bound
 from mlbudget.candidates.ort_dynamic import resolve_reduce_range
 from mlbudget.candidates.ort_static import OrtStaticInt8Config, OrtStaticInt8Generator, calibration_rows
 from mlbudget.errors import MlbudgetError, ModelFileError
@@ -82,6 +82,8 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
         adapter = contract.build_adapter(source.root)
         judge = _Judge(contract, adapter, holdout, rule)
         fp32_quality, fp32_scores = judge(source.onnx_path)
+        if (why := parent_below_bound(self.name, rule, fp32_quality)) is not None:
+            raise MlbudgetError(why)  # before any sensitivity is measured: no exclusion can help
         name = package.candidate_name(self.name, parent)
         with tempfile.TemporaryDirectory() as tmp:
             prepared = name_nodes(self._pre_process(source.onnx_path, Path(tmp) / "prepared.onnx"), Path(tmp))

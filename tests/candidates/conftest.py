@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adoption.conftest import torch_two  # noqa: F401 - the foreign two-input PyTorch network, a fixture
+from tests.adoption.conftest import sk_pipeline, torch_two  # noqa: F401 - foreign models (fixtures)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -179,3 +179,16 @@ def test_plan_keeps_distill_onnx_for_an_adopted_model_and_leaves_out_distill(for
     bundle = ModelBundle(champion.bundle_dir)
     assert CandidateGenerator.lookup("distill_onnx").not_applicable(bundle) is None
     assert "torch.pt" in CandidateGenerator.lookup("distill").not_applicable(bundle)
+
+
+def test_a_teacher_whose_output_is_named_probabilities_gets_a_student_with_its_signature(sk_pipeline, tmp_path):
+    """skl2onnx without ZipMap names its score tensor ``probabilities``: the student's own softmax must not take
+    that name too (a graph that produces one name twice is not valid ONNX)."""
+    budget = _budget("bc", sk_pipeline.accuracy)
+    reference = pd.read_parquet(sk_pipeline.reference)
+    champion = _champion(tmp_path / "champion", sk_pipeline.onnx.read_bytes(), budget, reference, "label")
+    gen = CandidateGenerator.lookup("distill_onnx")({"sizes": [[8]], "epochs": 40, "min_fidelity": 0.8})
+    [student] = gen.generate(champion, GenerationData(), budget, tmp_path / "out")
+    teacher_sig = read_signature(sk_pipeline.onnx)
+    assert "probabilities" in [o.name for o in teacher_sig.outputs]
+    assert signature_mismatch(teacher_sig, read_signature(Path(student.bundle_dir) / "model.onnx")) is None

@@ -169,3 +169,29 @@ def test_a_graph_whose_nodes_have_no_names_gets_names_to_exclude_by(setup, tmp_p
     config = made.lineage.config
     assert set(config["sensitivity"]) == {"Gemm_0", "Gemm_2", "Gemm_3"}
     assert config["excluded_nodes"] and _accuracy(made, root / "holdout.parquet") >= 0.97
+
+
+@pytest.mark.parametrize("generator", ["ort_static_int8_aware", "inc_static_int8"])
+def test_a_parent_already_below_the_floor_is_refused_before_any_search(setup, tmp_path, generator):
+    """Labels the FP32 model gets all wrong: its accuracy breaks the budget's minimum, so no INT8 model of it can
+    fit; the generator says so at once instead of measuring sensitivities or running trials."""
+    from mlbudget.errors import MlbudgetError
+
+    parent, data, root = setup
+    flipped = pd.read_parquet(root / "holdout.parquet")
+    flipped["label"] = 1 - flipped["label"]
+    flipped.to_parquet(tmp_path / "flipped.parquet", index=False)
+    bad = data.model_copy(update={"holdout_path": str(tmp_path / "flipped.parquet")})
+    if generator == "inc_static_int8":  # INC needs a model.pt2 beside the graph; the check comes before it is tuned
+        import shutil
+
+        import torch
+
+        from mlbudget.models.program import save_program
+
+        bundle = tmp_path / "with_program"
+        shutil.copytree(parent.bundle_dir, bundle)
+        save_program(torch.nn.Sequential(torch.nn.Linear(4, 2)), (torch.zeros(4, 4),), bundle / "model.pt2")
+        parent = parent.model_copy(update={"bundle_dir": str(bundle)})
+    with pytest.raises(MlbudgetError, match=r"the parent's accuracy 0 already breaks the budget's minimum 0\.9"):
+        CandidateGenerator.lookup(generator)().generate(parent, bad, BUDGET, tmp_path / "out")
