@@ -74,6 +74,9 @@ class CandidateGenerator(Plugin, ABC):
     search_cost: ClassVar[int] = 50
     """Rank in a time-boxed search (lower runs first): cheap, likely winners (ONNX Runtime dynamic INT8)
     before costly ones (distillation, retraining); see :mod:`mlbudget.cycle.search`."""
+    learns_from_fresh_data: ClassVar[bool] = False
+    """True when it fits a model to the window's labelled rows (retraining): the only kind that can mend quality
+    that broke the budget, so a search then runs it first."""
 
     @classmethod
     def not_applicable(cls, parent: ModelBundle, config: GeneratorConfig | None = None) -> str | None:

@@ -59,6 +59,7 @@ class RetrainGenerator(CandidateGenerator):
 
     name = "retrain"
     search_cost = 70  # a full training run
+    learns_from_fresh_data = True
     config_model = RetrainConfig
     makes_fp32 = True
 

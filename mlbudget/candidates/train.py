@@ -54,6 +54,7 @@ class TrainGenerator(CandidateGenerator):
 
     name: ClassVar[str] = "train"
     search_cost: ClassVar[int] = 70  # the user's full training run
+    learns_from_fresh_data: ClassVar[bool] = True
     config_model: ClassVar[type[GeneratorConfig]] = TrainConfig
     makes_fp32: ClassVar[bool] = True
 

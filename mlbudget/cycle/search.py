@@ -6,6 +6,8 @@ candidate is screened (one short benchmark, the champion first) as soon as it is
 then the next generator runs on the next parent, generators ranked by their
 ``search_cost`` (ONNX Runtime dynamic INT8 first, distillation and retraining last;
 a compressor runs on a new full-precision parent before a costlier generator starts).
+When the window's quality broke the budget, no compression of the champion can fit:
+retraining then runs first, and compressors take the retrained parents before the champion.
 The finals re-measure the finalists when time is left. Once the time is up, nothing
 new starts: the best compliant model screened so far wins, and the decision lists what
 was skipped (``search.json`` in the cycle directory keeps the record).
@@ -57,11 +59,30 @@ class SearchRecord(BaseModel):
     """When each item of ``done`` started, in minutes from the search's start (same order)."""
 
 
-def search_order(kinds: list[str]) -> list[str]:
-    """``kinds`` by ``search_cost`` (cheap, likely winners first); the plan's order breaks ties."""
+def search_order(kinds: list[str], quality_broken: bool = False) -> list[str]:
+    """``kinds`` by ``search_cost`` (cheap, likely winners first); the plan's order breaks ties.
+
+    When the window's quality broke the budget, no compression of the champion can fit, so the likely winners
+    are retrained models: generators that learn from the window's labelled rows run first.
+    """
     from mlbudget.candidates import CandidateGenerator
 
-    return sorted(kinds, key=lambda k: CandidateGenerator.lookup(k).search_cost)
+    def key(kind: str) -> tuple[int, int]:
+        cls = CandidateGenerator.lookup(kind)
+        return (0 if quality_broken and cls.learns_from_fresh_data else 1, cls.search_cost)
+
+    return sorted(kinds, key=key)
+
+
+def quality_broken(cycle) -> bool:
+    """Whether detection found the window's quality (measured or estimated) breaking the budget."""
+    from mlbudget.cycle.layout import read_model
+    from mlbudget.detection.findings import DetectionReport
+
+    if not cycle.layout.detection.exists():
+        return False
+    report = read_model(cycle.layout.detection, DetectionReport)
+    return any(f.kind == "accuracy" and f.status == "violation" for f in report.findings)
 
 
 def time_box(cycle) -> float | None:
@@ -90,7 +111,8 @@ def search(
     def time_left() -> bool:
         return limit is None or clock() - started < limit * 60
 
-    kinds = search_order(plan["fp32"] + plan["compress"])
+    broken = quality_broken(cycle)
+    kinds = search_order(plan["fp32"] + plan["compress"], broken)
     done: list[str] = []
     skipped: list[str] = []
     starts: list[float] = []
@@ -102,6 +124,8 @@ def search(
     while True:
         unscreened = [n for n in compete.candidate_names(cycle_dir) if not _screened(cycle, n)]
         pending = [(k, p) for k in kinds for p in compete.pending_parents(cycle_dir, k)]
+        if broken:  # compress the new (retrained) parents before the champion, whose quality broke the budget
+            pending.sort(key=lambda kind_parent: kind_parent[1] == "champion")
         if not unscreened and not pending:
             break
         if not time_left():

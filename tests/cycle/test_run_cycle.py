@@ -237,8 +237,16 @@ def test_cli_check_reports_violations_and_writes_nothing(first, budget_path, wor
     before = _versions(workdir)
     result = CliRunner().invoke(
         app,
-        ["check", "--budget", str(budget_path), "--workdir", str(workdir), "--window-end", "2026-11-04T00:00:00Z",
-         "--json"],
+        [
+            "check",
+            "--budget",
+            str(budget_path),
+            "--workdir",
+            str(workdir),
+            "--window-end",
+            "2026-11-04T00:00:00Z",
+            "--json",
+        ],
     )
     assert result.exit_code == 1, result.output
     outcome = json.loads(result.stdout)

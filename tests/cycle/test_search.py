@@ -25,8 +25,9 @@ from tests.conftest import make_mlp_onnx
 MINUTE = 60.0
 
 
-def _shrinker(name: str, hidden: int, cost: int) -> type[CandidateGenerator]:
-    """A compressor plug-in that writes an MLP of ``hidden`` units (smaller than the champion's)."""
+def _shrinker(name: str, hidden: int, cost: int, fp32: bool = False, learns: bool = False) -> type[CandidateGenerator]:
+    """A compressor plug-in that writes an MLP of ``hidden`` units (smaller than the champion's); with ``fp32`` and
+    ``learns``, a stand-in for retraining (a full-precision model fitted to the window)."""
 
     def generate(self, parent, data, budget, out_dir):
         bundle = out_dir / f"{name}@{parent.name}"
@@ -36,11 +37,12 @@ def _shrinker(name: str, hidden: int, cost: int) -> type[CandidateGenerator]:
         return [
             Candidate(
                 name=f"{name}@{parent.name}", bundle_dir=str(bundle), generator=name, sha256=sha,
-                size_mb=onnx.stat().st_size / 1e6, lineage=Lineage(generator=name, sha256=sha), fp32=False,
+                size_mb=onnx.stat().st_size / 1e6, lineage=Lineage(generator=name, sha256=sha), fp32=fp32,
             )
         ]  # fmt: skip
 
-    return type(name, (CandidateGenerator,), {"name": name, "search_cost": cost, "generate": generate})
+    attrs = {"name": name, "search_cost": cost, "generate": generate, "makes_fp32": fp32}
+    return type(name, (CandidateGenerator,), attrs | {"learns_from_fresh_data": learns})
 
 
 @pytest.fixture()
@@ -138,6 +140,37 @@ def test_built_in_generators_run_cheap_likely_winners_first():
     kinds = ["train", "distill_onnx", "inc_static_int8", "ort_static_int8_aware", "ort_static_int8", "ort_dynamic_int8"]
     assert search_order(kinds) == list(reversed(kinds))
     assert search_order(["ort_static_int8", "float32"]) == ["float32", "ort_static_int8"]
+    # quality broke the budget: only a model fitted to the window's labels can mend it, so retraining goes first
+    assert search_order(["distill", "ort_dynamic_int8", "retrain"], quality_broken=True) == [
+        "retrain",
+        "ort_dynamic_int8",
+        "distill",
+    ]
+
+
+@pytest.mark.slow  # five screening worker processes
+def test_when_quality_broke_the_budget_retraining_and_its_compressions_come_first(tmp_path, generators):
+    from mlbudget.detection.findings import DetectionReport, Finding
+
+    cheap, _ = generators
+    _shrinker("test_learner", hidden=96, cost=95, fp32=True, learns=True)
+    try:
+        layout = _cycle(tmp_path, max_minutes=None)
+        broken = Finding(kind="accuracy", status="violation", metric="accuracy", message="accuracy 0.5 < 0.8")
+        write_json(layout.detection, DetectionReport(findings=[broken]))
+        clock = FakeClock()
+        record = search(str(layout.root), {"fp32": ["test_learner"], "compress": [cheap]}, clock.hook, clock)
+    finally:
+        del CandidateGenerator._registry["test_learner"]
+    assert record.done[:4] == [
+        "benchmark champion",
+        "generate test_learner@champion",  # costliest, but the only likely winner
+        "benchmark test_learner@champion",
+        f"generate {cheap}@test_learner@champion",  # the new parent is compressed before the champion
+    ]
+    assert record.done.index(f"generate {cheap}@champion") > record.done.index(
+        f"generate {cheap}@test_learner@champion"
+    )
 
 
 def test_a_time_box_must_be_positive(tmp_path):
