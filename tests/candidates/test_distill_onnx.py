@@ -113,8 +113,10 @@ def test_lineage_records_the_size_search(forest):
 
 @pytest.mark.slow
 def test_student_beats_the_forest_on_p95_within_the_quality_budget(forest):
-    """Both models measured side by side: interleaved in fresh processes over five rounds, medians compared (one
-    run of a 20 µs model is set by the machine's noise)."""
+    """Both models measured side by side: interleaved in fresh processes over five rounds, medians compared, with
+    calls of 32 rows. At one row both models sit near ONNX Runtime's own per-call floor (~20 µs here), where p95 is
+    the machine's noise; a forest's cost grows with rows x trees and an MLP's hardly, which is the case where
+    distilling a forest pays."""
     from mlbudget.benchmark.runner import BenchmarkItem, benchmark_many
     from mlbudget.cycle.defaults import benchmark_settings
     from mlbudget.selection.limits import check_limits
@@ -131,7 +133,8 @@ def test_student_beats_the_forest_on_p95_within_the_quality_budget(forest):
         for candidate in (champion, student)
     ]
     settings = benchmark_settings(True).model_copy(update={"repetitions": 5})
-    reports = benchmark_many(items, budget.hardware, budget.load, settings)
+    load = budget.load.model_copy(update={"batch_size": 32})
+    reports = benchmark_many(items, budget.hardware, load, settings)
     teacher, pupil = reports[champion.name], reports[student.name]
     print(
         f"\nforest p95 {teacher.results[0].p95_ms:.4f} ms acc {teacher.accuracy:.3f} size {teacher.size_mb:.3f} MB; "
