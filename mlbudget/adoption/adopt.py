@@ -120,16 +120,11 @@ def adopt_model(
         bundle_dir = Path(tmp) / "bundle"
         fetch_model(model_source, bundle_dir / MODEL_FILE, registry)
         for name, path in {**(extra_files or {}), **({PROGRAM_FILE: program} if program else {})}.items():
-            (bundle_dir / name).write_bytes(Path(path).read_bytes())
-        if (bundle_dir / PROGRAM_FILE).is_file():
-            from mlbudget.models.program import check_program
+            if name == PROGRAM_FILE:  # checked where it is, so that an error names the user's file
+                from mlbudget.models.program import check_program
 
-            try:
-                check_program(bundle_dir / PROGRAM_FILE, bundle_dir / MODEL_FILE)
-            except ModelFileError as exc:  # name the user's file, not the temporary copy
-                raise ModelFileError(
-                    str(exc).replace(str(bundle_dir / PROGRAM_FILE), str(program or PROGRAM_FILE))
-                ) from exc
+                check_program(path, bundle_dir / MODEL_FILE)
+            (bundle_dir / name).write_bytes(Path(path).read_bytes())
         frame = reference if not isinstance(reference, str | Path) else read_reference(reference)
         contract, quality = build_adopted_bundle(bundle_dir, budget, frame, label or "label", str(model_source))
         sha = ModelBundle(bundle_dir).sha256()

@@ -171,10 +171,10 @@ class IncStaticInt8Generator(CandidateGenerator):
                 export failed.
         """
         from mlbudget.candidates.ort_static import calibration_rows
-        from mlbudget.candidates.ort_static_aware import _holdout
+        from mlbudget.candidates.ort_static_aware import QualityJudge, holdout_rows
         from mlbudget.candidates.quiet import quiet_backends
         from mlbudget.models import package
-        from mlbudget.models.program import check_program, load_program
+        from mlbudget.models.program import load_program
         from mlbudget.models.signature import read_signature
 
         config: IncStaticInt8Config = self.config  # type: ignore[assignment]
@@ -184,22 +184,23 @@ class IncStaticInt8Generator(CandidateGenerator):
         source = ModelBundle(parent.bundle_dir)
         if source.program_path is None:
             raise ModelFileError(f"{source.root}: {self.name} needs the parent's PyTorch program (model.pt2)")
-        check_program(source.program_path, source.onnx_path)
-        module, _ = load_program(source.program_path)
+        module, _ = load_program(source.program_path, onnx_path=source.onnx_path)
         signature = read_signature(source.onnx_path)
         contract = source.contract()
         adapter = contract.build_adapter(source.root)
         feed = _Feeder(adapter, [i.name for i in signature.inputs])
         calibration = feed.tensors(calibration_rows(data, config.max_calibration_rows, self.name))
-        holdout = _holdout(data, config.max_eval_rows, self.name)
-        judge = _TorchJudge(contract, adapter, holdout, rule, [o.name for o in signature.outputs])
-        parent_quality = judge.onnx(source.onnx_path)
+        judge = QualityJudge(contract, adapter, holdout_rows(data, config.max_eval_rows, self.name), rule)
+        outputs = [o.name for o in signature.outputs]
+        parent_quality = judge(source.onnx_path)[0]
         if (why := parent_below_bound(self.name, rule, parent_quality)) is not None:
             raise MlbudgetError(why)  # before any trial: no config can fit
         goal = inc_goal(rule, parent_quality, config.tolerable_loss)
         trials = self._configs(module)
         with quiet_backends():
-            quantized, record = self._tune(module, feed, calibration, judge, goal, trials)
+            quantized, record = self._tune(
+                module, feed, calibration, lambda m: judge.measure(feed.runner(m), outputs)[0], goal, trials
+            )
         if quantized is None:
             log.warning("%s: no INT8 config keeps %s within the budget of %s", self.name, goal.metric, parent.name)
             return []
@@ -207,7 +208,7 @@ class IncStaticInt8Generator(CandidateGenerator):
         with tempfile.TemporaryDirectory() as tmp:
             with quiet_backends():
                 onnx_path = export_quantized(quantized, signature, calibration, Path(tmp) / "model.onnx")
-            int8 = judge.onnx(onnx_path)
+            int8 = judge(onnx_path)[0]
             log.info("%s: %s fp32 %.4f, int8 onnx %.4f", self.name, goal.metric, parent_quality, int8)
             if not goal.accepts(int8):
                 log.warning("%s: the exported INT8 graph breaks the quality budget (%.4f)", self.name, int8)
@@ -247,9 +248,9 @@ class IncStaticInt8Generator(CandidateGenerator):
                 out.append((f"static int8, module {name} kept in float", trial))
         return out[: config.max_trials]
 
-    def _tune(self, module, feed, calibration, judge, goal: IncGoal, trials):
-        """Run INC's autotune over ``trials``; the tuned module (None when no trial keeps the quality budget)
-        and a record of every trial."""
+    def _tune(self, module, feed, calibration, quality_of, goal: IncGoal, trials):
+        """Run INC's autotune over ``trials`` (``quality_of(model)``: the budget's metric of a torch model on the
+        holdout); the tuned module (None when no trial keeps the quality budget) and a record of every trial."""
         import torch
 
         from mlbudget.models.mlp import torch_threads
@@ -262,7 +263,7 @@ class IncStaticInt8Generator(CandidateGenerator):
                 model(*batch)
 
         def eval_fn(model) -> float:
-            qualities.append(judge.torch(model, feed))
+            qualities.append(quality_of(model))
             return goal.score(qualities[-1])
 
         tuning = inc.TuningConfig(
@@ -322,40 +323,22 @@ class _Feeder:
             out.append(torch.from_numpy(np.ascontiguousarray(array)))
         return out
 
+    def runner(self, model):
+        """``feeds -> list of outputs`` of a torch model, as ONNX Runtime's ``session.run`` gives them."""
+        import torch
+
+        def run(feeds: dict) -> list:
+            with torch.no_grad():
+                out = model(*[torch.from_numpy(feeds[n]) for n in self.names])
+            return [o.numpy() for o in (out if isinstance(out, tuple | list) else (out,))]
+
+        return run
+
     @staticmethod
     def batches(tensors: list, size: int):
         rows = int(tensors[0].shape[0])
         for start in range(0, rows, size):
             yield tuple(t[start : start + size] for t in tensors)
-
-
-class _TorchJudge:
-    """The budget's quality metric on the holdout, of an ONNX graph or of a torch program."""
-
-    def __init__(self, contract, adapter, holdout: pd.DataFrame, rule, output_names: list[str]):
-        from mlbudget.candidates.ort_static_aware import _Judge
-
-        self._onnx = _Judge(contract, adapter, holdout, rule)
-        self.contract, self.adapter, self.rule = contract, adapter, rule
-        self.rows, self.output_names = self._onnx.rows, output_names
-
-    def onnx(self, path: Path) -> float:
-        return self._onnx(path)[0]
-
-    def torch(self, model, feed: _Feeder) -> float:
-        import torch
-
-        from mlbudget.models.metrics import quality
-
-        def run(feeds: dict) -> list:
-            with torch.no_grad():
-                out = model(*[torch.from_numpy(feeds[n]) for n in feed.names])
-            outs = out if isinstance(out, tuple | list) else (out,)
-            return [o.numpy() for o in outs]
-
-        labels, probs = self.contract.predict(run, self.output_names, self.rows, self.adapter, None)
-        truth = self.rows[self.contract.label].to_numpy()
-        return float(quality(self.rule.metric, truth, labels, probs, self.contract.classes or None))
 
 
 def _import_inc():

@@ -77,10 +77,10 @@ class OrtStaticAwareGenerator(OrtStaticInt8Generator):
             update={"reduce_range": resolve_reduce_range(self.config.reduce_range)}
         )
         frame = calibration_rows(data, config.max_calibration_rows, self.name)
-        holdout = _holdout(data, config.max_holdout_rows, self.name)
+        holdout = holdout_rows(data, config.max_holdout_rows, self.name)
         contract = source.contract()
         adapter = contract.build_adapter(source.root)
-        judge = _Judge(contract, adapter, holdout, rule)
+        judge = QualityJudge(contract, adapter, holdout, rule)
         fp32_quality, fp32_scores = judge(source.onnx_path)
         if (why := parent_below_bound(self.name, rule, fp32_quality)) is not None:
             raise MlbudgetError(why)  # before any sensitivity is measured: no exclusion can help
@@ -148,7 +148,12 @@ def name_nodes(path: Path, tmp: Path) -> Path:
     return out
 
 
-def _holdout(data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:
+def holdout_rows(data: GenerationData, max_rows: int, generator: str) -> pd.DataFrame:
+    """A seeded sample of at most ``max_rows`` labelled holdout rows.
+
+    Raises:
+        ModelFileError: no holdout file, or it has no rows.
+    """
     from mlbudget.models.package import read_rows
 
     if not data.holdout_path:
@@ -161,8 +166,9 @@ def _holdout(data: GenerationData, max_rows: int, generator: str) -> pd.DataFram
     return frame.reset_index(drop=True)
 
 
-class _Judge:
-    """The budget's quality metric of a graph on the holdout, and its scores (for sensitivity)."""
+class QualityJudge:
+    """The budget's quality metric on the holdout, of an ONNX graph or of any ``feeds -> outputs`` runner, and
+    its scores (for sensitivity)."""
 
     def __init__(self, contract, adapter, holdout: pd.DataFrame, rule):
         self.contract, self.adapter, self.rule = contract, adapter, rule
@@ -171,18 +177,20 @@ class _Judge:
             raise ModelFileError(f"the holdout has no labelled rows (label column {contract.label!r})")
 
     def __call__(self, path: Path) -> tuple[float, np.ndarray]:
-        import numpy as np
         import onnxruntime as ort
-
-        from mlbudget.models.metrics import quality
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        names = [o.name for o in session.get_outputs()]
-        labels, probs = self.contract.predict(
-            lambda feeds: session.run(None, feeds), names, self.rows, self.adapter, None
-        )
+        return self.measure(lambda feeds: session.run(None, feeds), [o.name for o in session.get_outputs()])
+
+    def measure(self, run, output_names: list[str]) -> tuple[float, np.ndarray]:
+        """Quality and scores of ``run`` (``feeds -> list of outputs``, in the order of ``output_names``)."""
+        import numpy as np
+
+        from mlbudget.models.metrics import quality
+
+        labels, probs = self.contract.predict(run, output_names, self.rows, self.adapter, None)
         truth = self.rows[self.contract.label].to_numpy()
         value = quality(self.rule.metric, truth, labels, probs, self.contract.classes or None)
         if probs is not None:

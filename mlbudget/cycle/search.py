@@ -238,10 +238,12 @@ def generate_in_time(cycle_dir: str, kind: str, clock: WallClock = time.time) ->
     while the time box lasts; returns the names made (on earlier tries too)."""
     from mlbudget.cycle import compete
 
-    todo = [p for p in compete.pending_parents(cycle_dir, kind) if may_start(cycle_dir, f"generate {kind}@{p}", clock)]
-    pending = set(compete.pending_parents(cycle_dir, kind))
-    done = [p.name for p in compete.parents_of(cycle_dir, kind) if p.name not in pending]
-    return compete.generate(cycle_dir, kind, parents=done + todo)
+    late = {
+        p for p in compete.pending_parents(cycle_dir, kind) if not may_start(cycle_dir, f"generate {kind}@{p}", clock)
+    }
+    return compete.generate(
+        cycle_dir, kind, parents=[p.name for p in compete.parents_of(cycle_dir, kind) if p.name not in late]
+    )
 
 
 def benchmark_in_time(cycle_dir: str, candidate: str, clock: WallClock = time.time) -> dict[str, Any]:

@@ -38,13 +38,16 @@ def _user_inputs(program) -> list[str]:
     return [s.arg.name for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
 
 
-def load_program(path: str | Path):
-    """The program's module (a GraphModule) and the names of its inputs, in order.
+def load_program(path: str | Path, onnx_path: str | Path | None = None):
+    """The program's module (a GraphModule) and the names of its inputs, in order; checked against the ONNX
+    model at ``onnx_path`` when given (:func:`check_program`).
 
     Raises:
-        ModelFileError: the file is missing or is not a ``torch.export`` program.
+        ModelFileError: the file is missing or is not a ``torch.export`` program, or it does not match the graph.
     """
     program = _read(Path(path))
+    if onnx_path is not None:
+        _check(program, Path(path), onnx_path)
     return program.module(), _user_inputs(program)
 
 
@@ -55,10 +58,13 @@ def check_program(path: str | Path, onnx_path: str | Path) -> list[str]:
     Raises:
         ModelFileError: the program does not load, or its inputs or outputs do not match the graph's.
     """
+    path = Path(path)
+    return _check(_read(path), path, onnx_path)
+
+
+def _check(program, path: Path, onnx_path: str | Path) -> list[str]:
     from mlbudget.models.signature import read_signature
 
-    path = Path(path)
-    program = _read(path)
     inputs = _user_inputs(program)
     signature = read_signature(onnx_path)
     outputs = [s for s in program.graph_signature.output_specs if s.kind.name == "USER_OUTPUT"]

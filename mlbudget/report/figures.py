@@ -96,6 +96,23 @@ def _vline(x: float, y0: float, y1: float, color: str, dash: str, hover: str | N
     )
 
 
+def _candidate_line(name: str, style: dict[str, str], x: list, y: list, hovertemplate: str, showlegend: bool) -> Any:
+    """One candidate's line with markers, in its colour and symbol (grouped with its other traces in the legend)."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=name,
+        legendgroup=name,
+        showlegend=showlegend,
+        mode="lines+markers",
+        line={"color": style["color"]},
+        marker={"symbol": style["symbol"], "size": 8},
+        hovertemplate=hovertemplate,
+    )
+
+
 def _limit_lines(budget: Budget) -> list[tuple[str, float, float]]:
     """(percentile, limit ms, warn ms) for each latency limit the budget sets."""
     return [(p, v, v * (1 - budget.warn_margin)) for p, v in budget.limits.latency.items()]
@@ -193,16 +210,13 @@ def latency_levels(
             res = sorted(report.results, key=lambda r: r.concurrency)
             style = styles.get(name, {"color": PALETTE[0], "symbol": "circle"})
             fig.add_trace(
-                go.Scatter(
-                    x=[r.concurrency for r in res],
-                    y=[getattr(r, f"{pct}_ms") for r in res],
-                    name=name,
-                    legendgroup=name,
+                _candidate_line(
+                    name,
+                    style,
+                    [r.concurrency for r in res],
+                    [getattr(r, f"{pct}_ms") for r in res],
+                    f"<b>{name}</b><br>{pct} %{{y:.3f}} ms at concurrency %{{x}}<extra></extra>",
                     showlegend=col == 1,
-                    mode="lines+markers",
-                    line={"color": style["color"]},
-                    marker={"symbol": style["symbol"], "size": 8},
-                    hovertemplate=f"<b>{name}</b><br>{pct} %{{y:.3f}} ms at concurrency %{{x}}<extra></extra>",
                 ),
                 row=1,
                 col=col,
@@ -658,16 +672,13 @@ def batch_sweep(sweep: dict[str, Any] | None, styles: dict[str, dict[str, str]])
         style = styles.get(name, {"color": PALETTE[0], "symbol": "circle"})
         for col, key, unit in ((1, "p95_ms", "ms"), (2, "rows_per_s", "rows/s")):
             fig.add_trace(
-                go.Scatter(
-                    x=[p["batch"] for p in points],
-                    y=[p[key] for p in points],
-                    name=name,
-                    legendgroup=name,
+                _candidate_line(
+                    name,
+                    style,
+                    [p["batch"] for p in points],
+                    [p[key] for p in points],
+                    f"<b>{name}</b><br>batch %{{x}}: %{{y:.4g}} {unit}<extra></extra>",
                     showlegend=col == 1,
-                    mode="lines+markers",
-                    line={"color": style["color"]},
-                    marker={"symbol": style["symbol"], "size": 8},
-                    hovertemplate=f"<b>{name}</b><br>batch %{{x}}: %{{y:.4g}} {unit}<extra></extra>",
                 ),
                 row=1,
                 col=col,

@@ -113,6 +113,8 @@ def build_torch_two(out: Path) -> Foreign:
     import torch
     from sklearn.datasets import load_digits
 
+    from mlbudget.models.program import save_program
+
     digits = load_digits(as_frame=True).frame
     digits.columns = [c.replace("pixel_", "px") for c in digits.columns]
     digits = digits.astype({c: "float32" for c in digits.columns if c != "target"})
@@ -155,8 +157,6 @@ def build_torch_two(out: Path) -> Foreign:
         dynamo=False,
     )
     train.to_parquet(out / "reference.parquet", index=False)
-    from mlbudget.models.program import save_program
-
     save_program(net, example, out / "model.pt2")
     return Foreign(
         out / "model.onnx",
