@@ -24,7 +24,11 @@ _MAX_LIMITS: tuple[FieldPath, ...] = (
     ("limits", "latency", "p50_ms"),
     ("limits", "latency", "p95_ms"),
     ("limits", "latency", "p99_ms"),
+    ("limits", "stages", "*", "p50_ms"),
+    ("limits", "stages", "*", "p95_ms"),
+    ("limits", "stages", "*", "p99_ms"),
     ("limits", "max_peak_rss_mb"),
+    ("limits", "max_energy_mj_per_inference"),
     ("limits", "max_model_size_mb"),
     ("limits", "max_error_rate"),
     ("limits", "accuracy", "max_drop"),
@@ -37,7 +41,7 @@ _MAX_LIMITS: tuple[FieldPath, ...] = (
     ("monitoring", "drift", "max_drifted_share"),
     ("monitoring", "drift", "prediction_threshold"),
 )
-"""Limits where a lower value is stricter. ``*`` matches any mapping key (a feature name)."""
+"""Limits where a lower value is stricter. ``*`` matches any mapping key (a feature or stage name)."""
 
 _MIN_LIMITS: tuple[FieldPath, ...] = (
     ("limits", "min_throughput_rps"),

@@ -29,8 +29,13 @@ FindingKind = Literal[
     "drift",
     "prediction_drift",
     "accuracy",
+    "preprocess_latency",
+    "inference_latency",
+    "postprocess_latency",
 ]
-"""Kinds of detection findings that policy rules can react to."""
+"""Kinds of detection findings that policy rules can react to (``<stage>_latency``: one stage's caps in
+``limits.stages``, so a rule can answer an inference breach with compression and leave a preprocess breach
+to people)."""
 
 GeneratorName = Literal["ort_dynamic_int8", "ort_static_int8", "inc_static_int8", "retrain", "distill"]
 """Built-in candidate generators (plug-ins may add more; see ``mlbudget.candidates``)."""
@@ -60,6 +65,9 @@ LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "rmse", "mae"})
 REGRESSION_METRICS: frozenset[str] = frozenset({"rmse", "mae", "r2"})
 """Metrics that only apply to regressors (the others only to classifiers)."""
 Percentile = Literal["p50", "p95", "p99"]
+Stage = Literal["preprocess", "inference", "postprocess"]
+"""The stages of a request, in order; the request log has a ``<stage>_ms`` column for each."""
+STAGES: tuple[Stage, ...] = ("preprocess", "inference", "postprocess")
 
 
 class StrictModel(BaseModel):
@@ -122,11 +130,9 @@ class LoadProfile(StrictModel):
         return self
 
 
-class LatencyLimits(StrictModel):
-    """Latency caps in milliseconds at one stated concurrency level."""
+class PercentileCaps(StrictModel):
+    """Latency percentile caps in milliseconds."""
 
-    concurrency: int = Field(1, ge=1)
-    """The concurrency level at which these limits apply (must be one of load.concurrency)."""
     p50_ms: float | None = Field(None, gt=0)
     """Maximum median latency, ms."""
     p95_ms: float | None = Field(None, gt=0)
@@ -135,7 +141,7 @@ class LatencyLimits(StrictModel):
     """Maximum 99th percentile latency, ms."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> LatencyLimits:
+    def _ordered(self) -> PercentileCaps:
         given = [(n, getattr(self, f"{n}_ms")) for n in ("p50", "p95", "p99")]
         given = [(n, v) for n, v in given if v is not None]
         for (lo_name, lo), (hi_name, hi) in pairwise(given):
@@ -146,6 +152,19 @@ class LatencyLimits(StrictModel):
     def items(self) -> list[tuple[Percentile, float]]:
         """The set limits as (percentile, ms) pairs."""
         return [(p, v) for p in ("p50", "p95", "p99") if (v := getattr(self, f"{p}_ms")) is not None]
+
+
+class LatencyLimits(PercentileCaps):
+    """Latency caps in milliseconds at one stated concurrency level."""
+
+    concurrency: int = Field(1, ge=1)
+    """The concurrency level at which these limits apply (must be one of load.concurrency)."""
+
+
+class StageLimits(PercentileCaps):
+    """Latency caps of one stage of a request, ms, in production (the request log's ``<stage>_ms`` column or
+    the server's per-stage histogram). The ``inference`` stage's caps also bound every candidate's benchmarked
+    latency at ``limits.latency.concurrency``: the benchmark times the model call, which is that stage."""
 
 
 class AccuracyLimits(StrictModel):
@@ -231,6 +250,10 @@ class Limits(StrictModel):
 
     latency: LatencyLimits = Field(default_factory=LatencyLimits)
     """Latency percentile caps at a stated concurrency."""
+    stages: dict[Stage, StageLimits] = Field(default_factory=dict)
+    """Per-stage latency caps (``preprocess``, ``inference``, ``postprocess``). A breach is a
+    ``<stage>_latency`` finding: by default an inference breach plans compression and a preprocess or
+    postprocess breach is an alert with no model action."""
     min_throughput_rps: float | None = Field(None, gt=0)
     """Minimum throughput (requests per second) at the highest benchmarked concurrency."""
     max_peak_rss_mb: float | None = Field(None, gt=0)
@@ -382,7 +405,7 @@ def _default_rules() -> list[PolicyRule]:
     return [
         PolicyRule(when=["drift", "accuracy", "prediction_drift"], actions=["retrain"]),
         PolicyRule(
-            when=["latency", "latency_creep", "throughput", "model_size", "memory"],
+            when=["latency", "latency_creep", "throughput", "model_size", "memory", "inference_latency"],
             actions=["ort_dynamic_int8", "ort_static_int8", "inc_static_int8"],
         ),
     ]

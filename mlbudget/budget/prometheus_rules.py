@@ -4,12 +4,14 @@ The serving process is expected to export (the demo model server does)::
 
     mlbudget_request_latency_seconds_bucket{model="<budget name>", le="..."}   a histogram
     mlbudget_requests_total{model="<budget name>", status="ok"|"error"}        a counter
+    mlbudget_stage_latency_seconds_bucket{model=..., stage=..., le="..."}      per-stage histograms
 
 From the budget's limits this writes, into ``configs/prometheus/<name>.rules.yml``:
 
 - one ``critical`` alert per latency percentile limit (``histogram_quantile``
   over the bucket rate) and one ``warning`` alert when it comes within the
   budget's ``warn_margin`` of the limit;
+- the same pair per stage cap in ``limits.stages`` (``Budget<Stage><P>Latency...``);
 - the same pair for ``max_error_rate``;
 - a ``warning`` for latency creep: the recent percentile above the baseline
   span at the start of the monitoring window by ``increase``, held for
@@ -19,7 +21,7 @@ Production latency is measured at whatever load production sends, while the
 budget's latency limits hold at a stated concurrency, so these alerts are an
 early signal; the verdict that matters is mlbudget's benchmark on the budget's
 hardware. Every rule carries the budget's version and hash as labels, and the
-alerts a model change can fix (latency over its limit, latency creep) carry
+alerts a model change can fix (latency or inference-stage latency over its limit, latency creep) carry
 ``mlbudget_trigger: cycle``: Airflow's triggerer watches Prometheus for those
 and runs the budget's cycle when one fires (``triggers.alerts`` in the budget).
 """
@@ -38,6 +40,8 @@ from mlbudget.budget.model import Budget
 
 LATENCY_METRIC = "mlbudget_request_latency_seconds_bucket"
 """Histogram buckets of request latency in seconds."""
+STAGE_LATENCY_METRIC = "mlbudget_stage_latency_seconds_bucket"
+"""Histogram buckets of each stage's latency in seconds (label ``stage``)."""
 REQUESTS_METRIC = "mlbudget_requests_total"
 """Counter of requests, labelled ``status="ok"`` or ``status="error"``."""
 MODEL_LABEL = "model"
@@ -64,13 +68,20 @@ def prometheus_rules(budget: Budget, rate_window: str = "5m", hold_for: str = "1
     rules: list[dict[str, Any]] = []
     for percentile, limit_ms in budget.limits.latency.items():
         rules += _latency_rules(budget, percentile, limit_ms, rate_window, hold_for)
+    fixable = {r["alert"] for r in rules}
+    for stage, caps in budget.limits.stages.items():
+        staged = [_latency_rules(budget, p, ms, rate_window, hold_for, stage) for p, ms in caps.items()]
+        rules += [r for pair in staged for r in pair]
+        if stage == "inference":  # a faster model fixes the model call; other stages are people's work
+            fixable |= {r["alert"] for pair in staged for r in pair}
     if budget.limits.max_error_rate is not None:
         rules += _error_rate_rules(budget, rate_window, hold_for)
     creep = _creep_rule(budget)
     if creep is not None:
         rules.append(creep)
     for rule in rules:
-        if rule["alert"].endswith(("LatencyExceeded", "LatencyCreep")):  # what a faster model can fix
+        exceeded = rule["alert"] in fixable and rule["alert"].endswith("LatencyExceeded")
+        if exceeded or rule["alert"].endswith("LatencyCreep"):  # what a faster model can fix
             rule["labels"][CYCLE_LABEL] = "cycle"
     return {"groups": [{"name": f"mlbudget-{budget.name}", "rules": rules}]}
 
@@ -120,19 +131,22 @@ def _selector(budget: Budget, **extra: str) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
 
 
-def _quantile(budget: Budget, percentile: str, window: str, offset: str | None = None) -> str:
+def _quantile(budget: Budget, percentile: str, window: str, offset: str | None = None, stage: str | None = None) -> str:
     shift = f" offset {offset}" if offset else ""
-    return (
-        f"histogram_quantile({_QUANTILES[percentile]}, sum by (le) "
-        f"(rate({LATENCY_METRIC}{_selector(budget)}[{window}]{shift})))"
+    metric, selector = (
+        (STAGE_LATENCY_METRIC, _selector(budget, stage=stage)) if stage else (LATENCY_METRIC, _selector(budget))
     )
+    return f"histogram_quantile({_QUANTILES[percentile]}, sum by (le) (rate({metric}{selector}[{window}]{shift})))"
 
 
-def _latency_rules(budget: Budget, percentile: str, limit_ms: float, window: str, hold: str) -> list[dict[str, Any]]:
-    query = _quantile(budget, percentile, window)
+def _latency_rules(
+    budget: Budget, percentile: str, limit_ms: float, window: str, hold: str, stage: str | None = None
+) -> list[dict[str, Any]]:
+    query = _quantile(budget, percentile, window, stage=stage)
     seconds = limit_ms / 1000
-    name = f"Budget{percentile.upper()}Latency"
-    at = f"at concurrency {budget.limits.latency.concurrency}"
+    name = f"Budget{stage.title() if stage else ''}{percentile.upper()}Latency"
+    at = f"at concurrency {budget.limits.latency.concurrency}" if not stage else "in production"
+    what = f"{stage} stage {percentile}" if stage else percentile
     return [
         _rule(
             budget,
@@ -140,8 +154,8 @@ def _latency_rules(budget: Budget, percentile: str, limit_ms: float, window: str
             f"{query} > {_num(seconds)}",
             hold,
             "critical",
-            f"{budget.name} {percentile} latency above its budget of {limit_ms:g} ms",
-            f"{percentile} is {{{{ $value | humanizeDuration }}}}; the budget allows {limit_ms:g} ms {at}.",
+            f"{budget.name} {what} latency above its budget of {limit_ms:g} ms",
+            f"{what} is {{{{ $value | humanizeDuration }}}}; the budget allows {limit_ms:g} ms {at}.",
         ),
         _rule(
             budget,
@@ -149,8 +163,8 @@ def _latency_rules(budget: Budget, percentile: str, limit_ms: float, window: str
             _near(query, seconds * (1 - budget.warn_margin), seconds),
             hold,
             "warning",
-            f"{budget.name} {percentile} latency within {budget.warn_margin:.0%} of its budget",
-            f"{percentile} is {{{{ $value | humanizeDuration }}}}; the budget allows {limit_ms:g} ms {at}.",
+            f"{budget.name} {what} latency within {budget.warn_margin:.0%} of its budget",
+            f"{what} is {{{{ $value | humanizeDuration }}}}; the budget allows {limit_ms:g} ms {at}.",
         ),
     ]
 

@@ -17,7 +17,7 @@ from mlbudget.budget.model import Budget
 from mlbudget.detection.findings import Finding, Status
 from mlbudget.errors import InputError
 from mlbudget.numbers import compared, compared_percent, signed_percent
-from mlbudget.sources.window import LATENCY, STATUS, STATUS_ERROR, STATUS_OK
+from mlbudget.sources.window import LATENCY, STAGE_SUFFIX, STATUS, STATUS_ERROR, STATUS_OK
 
 MIN_SAMPLES = {"p50": 1, "p95": 64, "p99": 662}
 """Fewest samples behind a percentile claim (MLPerf LoadGen's floor: p90 64, p99 662)."""
@@ -60,19 +60,91 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     if not limits:
         return []
     _require(frame, [LATENCY, STATUS])
-    latency = frame.loc[frame[STATUS] == STATUS_OK, LATENCY].to_numpy(dtype=np.float64, na_value=np.nan)
-    latency = latency[~np.isnan(latency)]
-    n = len(latency)
-    if n == 0:
+    latency = _ok_values(frame, LATENCY)
+    if len(latency) == 0:
         return [
             Finding(kind="latency", status="info", metric="latency_ms", message="no successful requests in the window")
         ]
+    return percentile_findings(latency, limits, budget.warn_margin, kind="latency", label="production window")
+
+
+def check_stages(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
+    """Each stage's latency percentiles (the ``<stage>_ms`` column of the ``ok`` rows) against
+    ``limits.stages``: one ``<stage>_latency`` finding per cap, metric ``<stage>:<percentile>_ms``.
+
+    A window without a stage's column gets an ``info`` finding saying so (request logs need not
+    time stages); one without ``status`` is a fault.
+
+    Raises:
+        InputError: the window lacks ``status``.
+    """
+    if not budget.limits.stages:
+        return []
+    _require(frame, [STATUS])
+    findings = []
+    for stage, caps in budget.limits.stages.items():
+        column, kind = f"{stage}{STAGE_SUFFIX}", f"{stage}_latency"
+        if column not in frame.columns:
+            findings.append(
+                Finding(
+                    kind=kind,
+                    status="info",
+                    metric=f"{stage}:latency_ms",
+                    message=f"the window has no {column} column: the {stage} stage's caps cannot be checked",
+                )
+            )
+            continue
+        values = _ok_values(frame, column)
+        if len(values) == 0:
+            findings.append(
+                Finding(
+                    kind=kind,
+                    status="info",
+                    metric=f"{stage}:latency_ms",
+                    message=f"no successful requests with a {column} value in the window",
+                )
+            )
+            continue
+        findings += percentile_findings(
+            values, caps.items(), budget.warn_margin, kind=kind, label="production window", stage=stage
+        )
+    return findings
+
+
+def _ok_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    values = frame.loc[frame[STATUS] == STATUS_OK, column].to_numpy(dtype=np.float64, na_value=np.nan)
+    return values[~np.isnan(values)]
+
+
+def percentile_findings(
+    values: np.ndarray,
+    limits: Sequence[tuple[str, float]],
+    warn_margin: float,
+    *,
+    kind: str,
+    label: str,
+    stage: str | None = None,
+) -> list[Finding]:
+    """One finding per percentile cap on ``values`` (ms), with the percentile's 95% interval.
+
+    A limit inside the interval is a ``warn`` (the sample cannot tell), never a violation.
+
+    Args:
+        values: the latencies (ms), at least one.
+        limits: (percentile, cap ms) pairs.
+        warn_margin: the budget's warn margin.
+        kind: the findings' kind.
+        label: where the values come from, for the message.
+        stage: the request stage, when these are one stage's latencies (named in metric and message).
+    """
+    n = len(values)
+    prefix = f"{stage} " if stage else ""
     findings = []
     for percentile, limit in limits:
         q = float(percentile[1:])
-        actual = float(np.percentile(latency, q))
-        lo, hi = percentile_interval(latency, q / 100.0)
-        status = cap_status(actual, limit, budget.warn_margin)
+        actual = float(np.percentile(values, q))
+        lo, hi = percentile_interval(values, q / 100.0)
+        status = cap_status(actual, limit, warn_margin)
         straddles = lo <= limit < hi
         if straddles:  # the limit lies inside the percentile's 95% interval: not sure either way
             status = "warn"
@@ -80,23 +152,26 @@ def check_latency(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
         low, high = compared(lo, hi)
         relation = ">" if actual > limit else "<="
         message = (
-            f"{percentile} {a} ms {relation} {b} ms [95% interval {low}, {high} ms] (production window, {n:,} requests)"
+            f"{prefix}{percentile} {a} ms {relation} {b} ms [95% interval {low}, {high} ms] ({label}, {n:,} requests)"
         )
         if straddles:
             message += ", the interval straddles the limit"
         elif status == "warn":
-            message += f", within {budget.warn_margin:.0%} of the limit"
+            message += f", within {warn_margin:.0%} of the limit"
         if n < MIN_SAMPLES[percentile]:
             message += f"; too few samples for a {percentile} claim (need {MIN_SAMPLES[percentile]})"
+        details = {"samples": n, "min_samples": MIN_SAMPLES[percentile], "interval": [lo, hi]}
+        if stage:
+            details["stage"] = stage
         findings.append(
             Finding(
-                kind="latency",
+                kind=kind,
                 status=status,
-                metric=f"{percentile}_ms",
+                metric=f"{stage}:{percentile}_ms" if stage else f"{percentile}_ms",
                 actual=actual,
                 limit=limit,
                 message=message,
-                details={"samples": n, "min_samples": MIN_SAMPLES[percentile], "interval": [lo, hi]},
+                details=details,
             )
         )
     return findings
@@ -281,5 +356,10 @@ def check_model_size(size_mb: float, budget: Budget) -> Finding:
 
 
 def check_budget(frame: pd.DataFrame, budget: Budget, memory_mb: Sequence[float] | None = None) -> list[Finding]:
-    """Latency, error rate and memory findings for one production window."""
-    return [*check_latency(frame, budget), *check_error_rate(frame, budget), *check_memory(memory_mb, budget)]
+    """Latency (whole and per stage), error rate and memory findings for one production window."""
+    return [
+        *check_latency(frame, budget),
+        *check_stages(frame, budget),
+        *check_error_rate(frame, budget),
+        *check_memory(memory_mb, budget),
+    ]

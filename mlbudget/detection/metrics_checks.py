@@ -16,7 +16,7 @@ from mlbudget.budget.model import Budget, LatencyCreepRule
 from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status
 from mlbudget.detection.findings import Finding
 from mlbudget.numbers import compared, compared_percent
-from mlbudget.sources.metrics_summary import WindowMetrics
+from mlbudget.sources.metrics_summary import LatencyHistogram, WindowMetrics
 
 _RELATION = {"violation": ">", "warn": "<=", "ok": "<="}
 _QUANTILE = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
@@ -24,19 +24,52 @@ _QUANTILE = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 def check_latency_histogram(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
     """The window's histogram percentiles against ``limits.latency``, honest about bucket resolution."""
+    return _histogram_findings(metrics, metrics.latency, metrics.percentiles, budget.limits.latency.items(), budget)
+
+
+def check_stage_histograms(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
+    """Each stage's histogram percentiles against ``limits.stages`` (``<stage>_latency`` findings); a stage
+    the server does not export gets an ``info`` finding."""
     findings = []
-    n = metrics.latency.total
-    for percentile, limit in budget.limits.latency.items():
-        actual = metrics.percentiles.get(percentile)
-        if actual is None or n <= 0:
-            findings.append(_no_latency(metrics, percentile))
+    for stage, caps in budget.limits.stages.items():
+        exported = metrics.stages.get(stage)
+        if exported is None:
+            findings.append(
+                Finding(
+                    kind=f"{stage}_latency",
+                    status="info",
+                    metric=f"{stage}:latency_ms",
+                    message=f"no {stage} stage histogram in {metrics.source} for the window: "
+                    "its caps cannot be checked",
+                )
+            )
             continue
-        lower, upper = metrics.latency.bucket_of(_QUANTILE[percentile])
-        between = lower < limit and (upper is None or limit < upper) and not metrics.latency.is_bound(limit)
+        findings += _histogram_findings(metrics, exported.latency, exported.percentiles, caps.items(), budget, stage)
+    return findings
+
+
+def _histogram_findings(
+    metrics: WindowMetrics,
+    histogram: LatencyHistogram,
+    percentiles: dict,
+    limits: list,
+    budget: Budget,
+    stage: str | None = None,
+) -> list[Finding]:
+    findings = []
+    n = histogram.total
+    kind, prefix = (f"{stage}_latency", f"{stage} ") if stage else ("latency", "")
+    for percentile, limit in limits:
+        actual = percentiles.get(percentile)
+        if actual is None or n <= 0:
+            findings.append(_no_latency(metrics, percentile, kind, stage))
+            continue
+        lower, upper = histogram.bucket_of(_QUANTILE[percentile])
+        between = lower < limit and (upper is None or limit < upper) and not histogram.is_bound(limit)
         status = cap_status(actual, limit, budget.warn_margin)
         a, b = compared(actual, limit)
         message = (
-            f"{percentile} {a} ms {_RELATION[status]} {b} ms "
+            f"{prefix}{percentile} {a} ms {_RELATION[status]} {b} ms "
             f"({metrics.source} histogram, ~{n:,.0f} requests; the {percentile} lies in bucket "
             f"{_bucket(lower, upper)})"
         )
@@ -58,11 +91,13 @@ def check_latency_histogram(metrics: WindowMetrics, budget: Budget) -> list[Find
             "bucket_ms": [lower, upper],
             "limit_between_buckets": between,
         }
+        if stage:
+            details["stage"] = stage
         findings.append(
             Finding(
-                kind="latency",
+                kind=kind,
                 status=status,
-                metric=f"{percentile}_ms",
+                metric=f"{stage}:{percentile}_ms" if stage else f"{percentile}_ms",
                 actual=actual,
                 limit=limit,
                 message=message,
@@ -72,12 +107,13 @@ def check_latency_histogram(metrics: WindowMetrics, budget: Budget) -> list[Find
     return findings
 
 
-def _no_latency(metrics: WindowMetrics, percentile: str) -> Finding:
+def _no_latency(metrics: WindowMetrics, percentile: str, kind: str = "latency", stage: str | None = None) -> Finding:
     return Finding(
-        kind="latency",
+        kind=kind,
         status="info",
-        metric=f"{percentile}_ms",
-        message=f"no successful requests in the {metrics.source} histogram for the window",
+        metric=f"{stage}:{percentile}_ms" if stage else f"{percentile}_ms",
+        message=f"no successful requests in the {metrics.source} {stage + ' ' if stage else ''}histogram "
+        "for the window",
     )
 
 
@@ -185,9 +221,11 @@ def _info(metric: str, message: str) -> Finding:
 
 
 def check_metrics(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
-    """Latency, error rate, throughput and creep findings from the summary (memory comes as samples)."""
+    """Latency (whole and per stage), error rate, throughput and creep findings from the summary (memory
+    comes as samples)."""
     return [
         *check_latency_histogram(metrics, budget),
+        *check_stage_histograms(metrics, budget),
         *check_error_ratio(metrics, budget),
         *throughput_info(metrics),
         *creep_from_metrics(metrics, budget.monitoring.latency_creep),

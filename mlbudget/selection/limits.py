@@ -29,6 +29,7 @@ def check_limits(report: BenchmarkReport, budget: Budget, champion: BenchmarkRep
         empty when every set limit holds.
     """
     breaches = _latency_breaches(report, budget)
+    breaches += _inference_stage_breaches(report, budget)
     breaches += _throughput_breaches(report, budget)
     limits = budget.limits
     if limits.max_peak_rss_mb is not None and report.peak_rss_mb > limits.max_peak_rss_mb + _EPS:
@@ -69,6 +70,24 @@ def _latency_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
         if actual > limit + _EPS:
             a, b = compared(actual, limit)
             out.append(f"{percentile} {a} ms > {b} ms at concurrency {latency.concurrency}")
+    return out
+
+
+def _inference_stage_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
+    """``limits.stages.inference`` against the benchmark (which times the model call: that stage)."""
+    caps = budget.limits.stages.get("inference")
+    if caps is None or not caps.items():
+        return []
+    concurrency = budget.limits.latency.concurrency
+    level = report.level(concurrency)
+    if level is None:
+        return [f"inference stage latency not measured at concurrency {concurrency}"]
+    out = []
+    for percentile, limit in caps.items():
+        actual = getattr(level, f"{percentile}_ms")
+        if actual > limit + _EPS:
+            a, b = compared(actual, limit)
+            out.append(f"inference stage {percentile} {a} ms > {b} ms at concurrency {concurrency}")
     return out
 
 

@@ -30,7 +30,7 @@ LATENCY_BUCKETS_MS = (
 STAGE_LATENCY_METRIC = "mlbudget_stage_latency_seconds"
 """Histogram of each stage's latency (label ``stage``), successful requests only."""
 STAGES = ("preprocess", "inference", "postprocess")
-"""The stages of a request, in order (the request log's ``<stage>_ms`` columns)."""
+"""The stages of a request, in order (the request log's ``<stage>_ms`` columns; ``budget.model.STAGES``)."""
 
 HTTP_ERRORS_METRIC = "mlbudget_http_errors_total"
 """Counter of 4xx/5xx responses by ``code``, whatever the path."""

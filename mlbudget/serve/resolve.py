@@ -100,8 +100,10 @@ def _download_champion(
 
 
 def limit_bounds_ms(budget: Budget) -> list[float]:
-    """The budget's latency limits and their warn levels (``limit * (1 - warn_margin)``), in ms."""
+    """The budget's latency limits (whole and per stage) and their warn levels (``limit * (1 - warn_margin)``),
+    in ms."""
     out = []
-    for _percentile, limit_ms in budget.limits.latency.items():
+    caps = [budget.limits.latency, *budget.limits.stages.values()]
+    for _percentile, limit_ms in (item for c in caps for item in c.items()):
         out += [limit_ms, limit_ms * (1 - budget.warn_margin)]
-    return out
+    return list(dict.fromkeys(out))

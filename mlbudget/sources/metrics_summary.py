@@ -79,6 +79,14 @@ class BucketPercentiles(_Model):
         return getattr(self, f"{percentile}_ms")
 
 
+class StageHistogram(_Model):
+    """One request stage's latency over the window (the server's per-stage histogram)."""
+
+    latency: LatencyHistogram
+    percentiles: dict[Percentile, float | None]
+    """Window-level percentiles (ms) as the metrics system estimates them from the histogram."""
+
+
 class WindowMetrics(_Model):
     """What a metrics system says about one window: small JSON written beside the rows."""
 
@@ -112,6 +120,8 @@ class WindowMetrics(_Model):
     """Request rate at each step, oldest first."""
     rss_mb: list[float] = Field(default_factory=list)
     """Peak resident memory of the serving process(es) at each step, MB, oldest first."""
+    stages: dict[str, StageHistogram] = Field(default_factory=dict)
+    """Per-stage latency (``preprocess``, ``inference``, ``postprocess``) where the server exports it."""
     queries: list[str] = Field(default_factory=list)
     """The queries behind these figures, for the record."""
 

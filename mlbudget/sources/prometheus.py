@@ -24,6 +24,8 @@ What it asks (``M`` = ``mlbudget_request_latency_seconds_bucket{model=...}``, wi
     histogram_quantile(q, sum by (le) (rate(M[baseline])))     at start + baseline: the creep baseline
     sum(increase(mlbudget_requests_total{...}[W]))             requests, and with status="error" errors
     sum(rate(mlbudget_requests_total{...}[step]))              query_range: throughput
+    sum by (le, stage) (increase(mlbudget_stage_latency_seconds_bucket{...}[W]))  the per-stage histograms,
+                                                               and histogram_quantile over them
     max(max_over_time(process_resident_memory_bytes[step])
         and on (job, instance) mlbudget_requests_total{...})  query_range: RSS of the model's servers
 
@@ -47,7 +49,7 @@ from pydantic import Field, SecretStr
 from mlbudget.budget.durations import Duration
 from mlbudget.errors import ConfigError, InputError
 from mlbudget.sources.base import MetricsSource, SourceConfig, check_interval
-from mlbudget.sources.metrics_summary import BucketPercentiles, LatencyHistogram, WindowMetrics
+from mlbudget.sources.metrics_summary import BucketPercentiles, LatencyHistogram, StageHistogram, WindowMetrics
 from mlbudget.sources.prometheus_api import PrometheusClient, sample_value
 from mlbudget.sources.window import ProductionWindow
 
@@ -80,6 +82,9 @@ class PrometheusConfig(SourceConfig):
     """Histogram of successful requests' latency (its ``_bucket`` series are read)."""
     latency_unit: Literal["s", "ms"] = "s"
     """Unit of the histogram's ``le`` bounds."""
+    stage_metric: str = "mlbudget_stage_latency_seconds"
+    """Histogram of each request stage's latency (label ``stage_label``); read when the server exports it."""
+    stage_label: str = "stage"
     requests_metric: str = "mlbudget_requests_total"
     """Counter of every request, with a status label."""
     status_label: str = "status"
@@ -204,6 +209,7 @@ class _Reader:
             buckets=self._buckets(),
             throughput_rps=self._series(f"sum(rate({self.config.requests_metric}{self.selector}[{_d(self.step)}]))"),
             rss_mb=[v / 1e6 for v in self._series(self._rss_expr())],
+            stages=self._stages(),
             queries=self.queries,
         )
 
@@ -223,6 +229,33 @@ class _Reader:
         return LatencyHistogram(
             bounds_ms=[b * self.unit_ms for b in bounds], cumulative=[by_le[b] for b in [*bounds, float("inf")]]
         )
+
+    def _stages(self) -> dict[str, StageHistogram]:
+        """Each stage's histogram and percentiles over the window (empty when the server has no stage series)."""
+        label = self.config.stage_label
+        expr = f"sum by (le, {label}) (increase({self.config.stage_metric}_bucket{self.selector}[{_d(self.window)}]))"
+        self.queries.append(expr)
+        by_stage: dict[str, dict[float, float]] = {}
+        for series in self.client.query(expr, self.end):
+            stage = series["metric"].get(label)
+            if stage is not None:
+                by_stage.setdefault(stage, {})[float(series["metric"]["le"])] = sample_value(series["value"]) or 0.0
+        quantiles: dict[str, dict[str, float | None]] = {stage: {} for stage in by_stage}
+        for p, q in QUANTILES.items():
+            for series in self.client.query(f"histogram_quantile({q}, {expr})", self.end):
+                stage, value = series["metric"].get(label), sample_value(series["value"])
+                if stage in quantiles:
+                    quantiles[stage][p] = value * self.unit_ms if value is not None else None
+        stages = {}
+        for stage, by_le in by_stage.items():
+            if float("inf") not in by_le or by_le[float("inf")] <= 0:
+                continue
+            bounds = sorted(b for b in by_le if b != float("inf"))
+            histogram = LatencyHistogram(
+                bounds_ms=[b * self.unit_ms for b in bounds], cumulative=[by_le[b] for b in [*bounds, float("inf")]]
+            )
+            stages[stage] = StageHistogram(latency=histogram, percentiles=quantiles[stage])
+        return stages
 
     def _quantile_at(self, q: float, window: timedelta, at: datetime, fn: str = "increase") -> float | None:
         value = self._scalar(f"histogram_quantile({q}, {self._latency(window, fn)})", at)

@@ -100,3 +100,15 @@ def test_changes_serialize():
     assert [c.model_dump(mode="json") for c in found] == [
         {"field": "limits.latency.p50_ms", "old": 1.0, "new": 0.5, "direction": "tightened", "limit": True}
     ]
+
+
+def test_stage_caps_and_energy_have_a_direction():
+    staged = BASE.replace("  max_error_rate: 0.01\n", "  max_error_rate: 0.01\n  stages: {inference: {p95_ms: 3.0}}\n")
+    tighter = staged.replace("inference: {p95_ms: 3.0}", "inference: {p95_ms: 2.0}, preprocess: {p99_ms: 1.0}")
+    found = changes(staged, tighter)
+    assert found["limits.stages.inference.p95_ms"].direction == "tightened"
+    assert found["limits.stages.preprocess.p99_ms"].direction == "added"
+    energy = changes(
+        staged, staged.replace("  max_error_rate: 0.01\n", "  max_error_rate: 0.01\n  max_energy_mj_per_inference: 5\n")
+    )
+    assert energy["limits.max_energy_mj_per_inference"].direction == "added"

@@ -161,7 +161,7 @@ def test_unknown_key_typo_suggests_the_field():
     assert problems == [
         (
             "limits.latencyy: unknown field, did you mean 'latency'? "
-            "(allowed: latency, min_throughput_rps, max_peak_rss_mb, max_model_size_mb, max_error_rate, "
+            "(allowed: latency, stages, min_throughput_rps, max_peak_rss_mb, max_model_size_mb, max_error_rate, "
             "max_energy_mj_per_inference, accuracy)"
         )
     ]
@@ -234,7 +234,8 @@ def test_latency_value_messages(patch, expected):
             "policy: {rules: [{when: [driftt], actions: [retrain]}]}",
             (
                 "policy.rules[0].when[0]: must be one of 'latency', 'throughput', 'memory', 'model_size', "
-                "'error_rate', 'latency_creep', 'drift', 'prediction_drift', 'accuracy' (got 'driftt')"
+                "'error_rate', 'latency_creep', 'drift', 'prediction_drift', 'accuracy', 'preprocess_latency', "
+                "'inference_latency', 'postprocess_latency' (got 'driftt')"
             ),
         ),
         ("promotion: {auto_promote: maybe}", "promotion.auto_promote: must be true or false (got 'maybe')"),

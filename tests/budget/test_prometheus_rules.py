@@ -172,3 +172,56 @@ def test_promtool_alerts_fire_on_slow_and_failing_traffic(tmp_path):
         [PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+STAGED = SMALL.replace(
+    "  max_error_rate: 0.05\n", "  max_error_rate: 0.05\n  stages: {inference: {p95_ms: 4}, preprocess: {p99_ms: 2}}\n"
+)
+
+
+def test_stage_caps_get_their_own_rules_and_only_inference_asks_for_a_cycle():
+    rules = rules_by_alert(STAGED)
+    inference, preprocess = rules["BudgetInferenceP95LatencyExceeded"], rules["BudgetPreprocessP99LatencyExceeded"]
+    assert 'mlbudget_stage_latency_seconds_bucket{model="m",stage="inference"}' in inference["expr"]
+    assert inference["expr"].endswith("> 0.004")
+    assert inference["labels"]["mlbudget_trigger"] == "cycle"  # a faster model fixes the model call
+    assert "mlbudget_trigger" not in preprocess["labels"]  # a preprocess breach is people's work
+    assert "mlbudget_trigger" not in rules["BudgetInferenceP95LatencyNearLimit"]["labels"]
+    assert rules["BudgetP95LatencyExceeded"]["labels"]["mlbudget_trigger"] == "cycle"
+
+
+@needs_promtool
+def test_promtool_a_stage_alert_fires_on_a_slow_stage_only(tmp_path):
+    rules_file = write_rules(load_budget_text(STAGED), tmp_path / "m.rules.yml")
+    rules = rules_by_alert(STAGED)
+    stage = 'mlbudget_stage_latency_seconds_bucket{{model="m",stage="{}",le="{}"}}'
+    # Inference in (5 ms, 50 ms]: p95 47.75 ms > 4 ms. Preprocess under 1 ms: p99 < 2 ms.
+    series = [
+        {"series": stage.format("inference", "0.005"), "values": "0+0x40"},
+        {"series": stage.format("inference", "0.05"), "values": "0+10x40"},
+        {"series": stage.format("inference", "+Inf"), "values": "0+10x40"},
+        {"series": stage.format("preprocess", "0.001"), "values": "0+10x40"},
+        {"series": stage.format("preprocess", "+Inf"), "values": "0+10x40"},
+    ]
+    description = "inference stage p95 is 47.75ms; the budget allows 4 ms in production."
+    tests = {
+        "rule_files": [str(rules_file)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": "20m", "alertname": "BudgetInferenceP95LatencyExceeded",
+                     "exp_alerts": [_alert(rules, "BudgetInferenceP95LatencyExceeded", description)]},
+                    {"eval_time": "20m", "alertname": "BudgetPreprocessP99LatencyExceeded", "exp_alerts": []},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    test_file = tmp_path / "test.yml"
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
+    result = subprocess.run(
+        [PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

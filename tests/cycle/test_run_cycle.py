@@ -254,6 +254,23 @@ def test_cli_check_reports_violations_and_writes_nothing(first, budget_path, wor
     assert _versions(workdir) == before
 
 
+def test_cli_check_judges_each_stage_and_a_preprocess_breach_is_an_alert_only(first, budget_path, workdir, tmp_path):
+    doc = yaml.safe_load(budget_path.read_text())
+    doc["limits"]["stages"] = {"preprocess": {"p95_ms": 0.01}, "inference": {"p95_ms": 1000.0}}
+    staged = tmp_path / "staged.yaml"
+    staged.write_text(yaml.safe_dump(doc))
+    args = ["check", "--budget", str(staged), "--workdir", str(workdir), "--window-end", "2026-11-04T00:00:00Z"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 1, result.output
+    outcome = json.loads(result.stdout)
+    assert any(v.startswith("preprocess p95 ") for v in outcome["violations"]), outcome["violations"]
+    detection = json.loads((Path(outcome["cycle_dir"]) / "detection.json").read_text())
+    stage = {f["metric"]: f for f in detection["findings"] if f["kind"].endswith("_latency") and f["kind"] != "latency"}
+    assert stage["preprocess:p95_ms"]["status"] == "violation" and stage["inference:p95_ms"]["status"] == "ok"
+    plan = json.loads((Path(outcome["cycle_dir"]) / "plan.json").read_text())
+    assert "preprocess_latency" in {a["kind"] for a in plan["alerts"]}
+
+
 def test_every_json_the_cycle_wrote_is_strict_and_reads_back(first, workdir):
     """No NaN/Infinity anywhere (strict JSON), and each stage's output validates again as its own model."""
     from mlbudget.cycle.state import CycleState

@@ -90,6 +90,16 @@ def test_prometheus_figures_agree_with_the_request_log(stack, tmp_path):  # noqa
         figures.append(f"{p} prometheus {estimate:.3f} ms, log {exact:.3f} ms, bucket ({lower:g}, {upper:g}]")
         assert lower < exact <= upper, figures[-1]
         assert lower <= estimate <= upper, figures[-1]
+    # Per stage: the server's stage histograms against the log's <stage>_ms columns, the same way.
+    assert set(summary.stages) == {"preprocess", "inference", "postprocess"}
+    ok_requests = log[log["status"] == "ok"].drop_duplicates(["timestamp", "latency_ms"])
+    for stage, exported in summary.stages.items():
+        lower, upper = exported.latency.bucket_of(0.95)
+        exact = float(np.percentile(ok_requests[f"{stage}_ms"], 95, method="inverted_cdf"))
+        estimate = exported.percentiles["p95"]
+        figures.append(f"{stage} p95 prometheus {estimate:.3f} ms, log {exact:.3f} ms, bucket ({lower:g}, {upper:g}]")
+        assert lower < exact <= upper, figures[-1]
+        assert lower <= estimate <= upper, figures[-1]
     print("\n" + "\n".join(figures))
 
     # Throughput: the per-step rates add up to the requests sent; the peak is near the offered rate.
@@ -115,6 +125,17 @@ def test_prometheus_figures_agree_with_the_request_log(stack, tmp_path):  # noqa
     assert latency.details["limit_between_buckets"] is True and "prometheus histogram" in latency.message
     assert latency.actual == summary.percentiles["p95"]
     assert report.drift is not None and report.drift.current_rows == len(frame)
+
+    # A stage cap well under the inference stage's p50 is broken, and the finding says so from Prometheus.
+    tight = summary.stages["inference"].percentiles["p50"] / 4
+    stage_caps = f"  max_error_rate: 0.1\n  stages: {{inference: {{p95_ms: {tight}}}}}"
+    staged = load_budget_text(BUDGET_YAML.replace("  max_error_rate: 0.1", stage_caps))
+    assert staged.limits.stages["inference"].p95_ms == tight
+    report = detect(frame, staged, frame, demo_spec(), memory_mb=window.memory_mb, metrics=summary)
+    stage = next(f for f in report.findings if f.kind == "inference_latency")
+    assert (
+        stage.status == "violation" and stage.metric == "inference:p95_ms" and "prometheus histogram" in stage.message
+    )
 
     # The dashboard's queries run on this Prometheus and return data ($__rate_interval is Grafana's).
     for title, exprs in panel_queries(stack["budget"]).items():
