@@ -47,6 +47,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         metrics=read_metrics(window.metrics_path) if window.metrics_path else None,
         champion_level=_champion_level(cycle),
         drift_rows=window.path,
+        span=(window.start, window.end),
     )
     report.findings.append(check_model_size(bundle.size_mb(), cycle.budget))
     rule = cycle.budget.limits.accuracy

@@ -17,7 +17,7 @@ from mlbudget.budget.model import Budget
 from mlbudget.detection.findings import Finding, Status
 from mlbudget.errors import InputError
 from mlbudget.numbers import compared, compared_percent, signed_percent
-from mlbudget.sources.window import LATENCY, STAGE_SUFFIX, STATUS, STATUS_ERROR, STATUS_OK
+from mlbudget.sources.window import LATENCY, STAGE_SUFFIX, STATUS, STATUS_ERROR, STATUS_OK, TIMESTAMP
 
 MIN_SAMPLES = {"p50": 1, "p95": 64, "p99": 662}
 """Fewest samples behind a percentile claim (MLPerf LoadGen's floor: p90 64, p99 662)."""
@@ -355,11 +355,104 @@ def check_model_size(size_mb: float, budget: Budget) -> Finding:
     )
 
 
-def check_budget(frame: pd.DataFrame, budget: Budget, memory_mb: Sequence[float] | None = None) -> list[Finding]:
-    """Latency (whole and per stage), error rate and memory findings for one production window."""
+def check_throughput(frame: pd.DataFrame, budget: Budget, span: tuple | None = None) -> list[Finding]:
+    """The window's request rate per creep bucket (rows / ``load.batch_size`` per second, every status)
+    against ``limits.min_throughput_rps``: see :func:`throughput_findings`.
+
+    Args:
+        frame: the window's rows (``timestamp``).
+        budget: the budget.
+        span: the window's (start, end). Buckets end at ``end`` and only whole ones inside the span count;
+            without it, the oldest and newest rows bound the span (a bucket reaching back before the oldest
+            row is left out: it would understate the rate). No timestamps: nothing to say.
+    """
+    if TIMESTAMP not in frame.columns or frame.empty:
+        return []
+    times = pd.to_datetime(frame[TIMESTAMP], utc=True).dropna()
+    if times.empty:
+        return []
+    width = budget.monitoring.latency_creep.bucket.total_seconds()
+    start, end = (pd.Timestamp(span[0]), pd.Timestamp(span[1])) if span else (times.min(), times.max())
+    times = times[(times >= start) & (times <= end)]
+    age = (end - times).dt.total_seconds().to_numpy()
+    whole = int((end - start).total_seconds() // width)
+    if whole < 1:
+        return []
+    counts = np.bincount(np.floor(age / width).astype(np.int64), minlength=whole)[:whole][::-1]
+    rates = counts / width / budget.load.batch_size
+    return throughput_findings(rates.tolist(), width, budget, "production window")
+
+
+def throughput_findings(rates_rps: Sequence[float], step_s: float, budget: Budget, source: str) -> list[Finding]:
+    """Production demand against the throughput the budget guarantees.
+
+    ``limits.min_throughput_rps`` is what every promoted model sustains at the highest benchmarked
+    concurrency. Production asking for more than that at its peak step (an average over ``step_s``, so one
+    burst does not count) is a ``violation``: the model may no longer keep up, and a faster candidate or a
+    higher budget is needed. Within ``warn_margin`` below it is a ``warn``. Without the limit the rate is
+    ``info``.
+
+    Args:
+        rates_rps: request rate at each step, oldest first.
+        step_s: the steps' width, seconds.
+        budget: the budget.
+        source: where the rates come from, for the message.
+    """
+    if not len(rates_rps):
+        return []
+    mean, peak = float(np.mean(rates_rps)), float(np.max(rates_rps))
+    steps = f"{source}, {len(rates_rps)} steps of {format_duration_s(step_s)}"
+    details = {"peak_rps": peak, "mean_rps": mean, "steps": len(rates_rps), "step_s": step_s}
+    limit = budget.limits.min_throughput_rps
+    if limit is None:
+        return [
+            Finding(
+                kind="throughput",
+                status="info",
+                metric="production_rps",
+                actual=peak,
+                message=f"production throughput {mean:.1f} req/s on average, {peak:.1f} at peak ({steps})",
+                details=details,
+            )
+        ]
+    status = cap_status(peak, limit, budget.warn_margin)
+    a, b = compared(peak, limit)
+    relation = ">" if status == "violation" else "<="
+    message = (
+        f"production peak {a} req/s {relation} {b} req/s the budget guarantees (min_throughput_rps), "
+        f"{mean:.1f} on average ({steps})"
+    )
+    if status == "warn":
+        message += f", within {budget.warn_margin:.0%} of it"
+    return [
+        Finding(
+            kind="throughput",
+            status=status,
+            metric="production_rps",
+            actual=peak,
+            limit=limit,
+            message=message,
+            details=details,
+        )
+    ]
+
+
+def format_duration_s(seconds: float) -> str:
+    """``900`` -> ``15m`` (the budget's duration form)."""
+    from datetime import timedelta
+
+    return format_duration(timedelta(seconds=seconds))
+
+
+def check_budget(
+    frame: pd.DataFrame, budget: Budget, memory_mb: Sequence[float] | None = None, span: tuple | None = None
+) -> list[Finding]:
+    """Latency (whole and per stage), error rate, request rate and memory findings for one production window
+    (``span``: its (start, end), for the request rate's buckets)."""
     return [
         *check_latency(frame, budget),
         *check_stages(frame, budget),
         *check_error_rate(frame, budget),
+        *check_throughput(frame, budget, span),
         *check_memory(memory_mb, budget),
     ]

@@ -30,6 +30,7 @@ def detect(
     metrics: WindowMetrics | None = None,
     champion_level: ReferenceQuality | None = None,
     drift_rows: pd.DataFrame | str | Path | None = None,
+    span: tuple | None = None,
 ) -> DetectionReport:
     """Budget checks, latency creep, accuracy, prediction drift and data drift for one window.
 
@@ -47,6 +48,7 @@ def detect(
             production quality worse than it by more than ``max_drop`` is an accuracy violation.
         drift_rows: where data drift reads the feature columns (default ``window_frame``): the window's
             Parquet file is read in record batches, so ``window_frame`` may hold only the other columns.
+        span: the window's (start, end): the request rate is counted in whole buckets of it.
 
     Returns:
         The findings (passes included) and the drift report.
@@ -58,7 +60,7 @@ def detect(
     if metrics is not None:
         findings = check_metrics(metrics, budget) + check_memory(memory_mb, budget)
     else:
-        findings = check_budget(window_frame, budget, memory_mb)
+        findings = check_budget(window_frame, budget, memory_mb, span)
         findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep)
     findings += check_accuracy(window_frame, budget, champion_level)
     if reference_class_share is None and isinstance(reference, pd.DataFrame) and spec.label in reference.columns:

@@ -13,7 +13,7 @@ import math
 
 from mlbudget.budget.durations import format_duration
 from mlbudget.budget.model import Budget, LatencyCreepRule
-from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status
+from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status, format_duration_s, throughput_findings
 from mlbudget.detection.findings import Finding
 from mlbudget.numbers import compared, compared_percent
 from mlbudget.sources.metrics_summary import LatencyHistogram, WindowMetrics
@@ -148,23 +148,9 @@ def check_error_ratio(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
     ]
 
 
-def throughput_info(metrics: WindowMetrics) -> list[Finding]:
-    """Production request rate over the window, as information (the budget's floor is a benchmark limit)."""
-    rates = metrics.throughput_rps
-    if not rates:
-        return []
-    mean, peak = sum(rates) / len(rates), max(rates)
-    return [
-        Finding(
-            kind="throughput",
-            status="info",
-            metric="production_rps",
-            actual=mean,
-            message=f"production throughput {mean:.1f} req/s on average, {peak:.1f} at peak "
-            f"({metrics.source}, {len(rates)} steps of {metrics.step_s:g} s)",
-            details={"peak_rps": peak, "steps": len(rates)},
-        )
-    ]
+def check_throughput_rates(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
+    """The request rate at each ``query_range`` step against ``limits.min_throughput_rps``."""
+    return throughput_findings(metrics.throughput_rps, metrics.step_s, budget, metrics.source)
 
 
 def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[Finding]:
@@ -210,12 +196,6 @@ def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[F
     ]
 
 
-def format_duration_s(seconds: float) -> str:
-    from datetime import timedelta
-
-    return format_duration(timedelta(seconds=seconds))
-
-
 def _info(metric: str, message: str) -> Finding:
     return Finding(kind="latency_creep", status="info", metric=metric, message=message)
 
@@ -227,6 +207,6 @@ def check_metrics(metrics: WindowMetrics, budget: Budget) -> list[Finding]:
         *check_latency_histogram(metrics, budget),
         *check_stage_histograms(metrics, budget),
         *check_error_ratio(metrics, budget),
-        *throughput_info(metrics),
+        *check_throughput_rates(metrics, budget),
         *creep_from_metrics(metrics, budget.monitoring.latency_creep),
     ]
