@@ -8,13 +8,24 @@ become the descriptions in the exported JSON schema
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from mlbudget.budget.docstrings import attribute_docstrings_schema
-from mlbudget.budget.durations import Duration
+from mlbudget.budget.durations import Duration, format_duration, parse_duration
 
 SCHEMA_VERSION = 1
 """The only ``schema_version`` this release reads."""
@@ -268,6 +279,37 @@ class Limits(StrictModel):
     """Accuracy floor and maximum drop versus the champion."""
 
 
+SEASONAL_OFFSETS: dict[str, timedelta] = {"same_hour_1d": timedelta(days=1), "same_hour_7d": timedelta(days=7)}
+"""How far back each seasonal creep baseline lies."""
+
+
+def _creep_baseline(value: object) -> str | timedelta:
+    if isinstance(value, str) and value in SEASONAL_OFFSETS:
+        return value
+    try:
+        return parse_duration(value)
+    except ValueError:
+        shown = value if not isinstance(value, str) else value[:40]
+        raise ValueError(f"expected same_hour_1d, same_hour_7d or a duration such as '6h', got {shown!r}") from None
+
+
+CreepBaseline = Annotated[
+    str | timedelta,
+    PlainValidator(_creep_baseline),
+    PlainSerializer(lambda v: v if isinstance(v, str) else format_duration(v), return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": sorted(SEASONAL_OFFSETS)},
+                {"type": "string", "pattern": r"^\d+(\.\d+)?[smhdw]$"},
+            ],
+            "examples": ["6h", "same_hour_1d", "same_hour_7d"],
+        }
+    ),
+]
+"""A creep baseline: a span at the start of the window (a duration) or ``same_hour_1d`` / ``same_hour_7d``."""
+
+
 class LatencyCreepRule(StrictModel):
     """Flag creep when a recent percentile stays above a baseline by a share."""
 
@@ -279,8 +321,35 @@ class LatencyCreepRule(StrictModel):
     """Creep must hold in every bucket of the most recent span this long."""
     bucket: Duration = "15m"  # type: ignore[assignment]
     """Bucket width used to test that the increase is sustained."""
-    baseline: Duration = "6h"  # type: ignore[assignment]
-    """Baseline: the span at the start of the window to compare against."""
+    baseline: CreepBaseline = "6h"  # type: ignore[assignment]
+    """Baseline: a duration is the span at the start of the window to compare against; ``same_hour_1d`` /
+    ``same_hour_7d`` is the recent span itself one day / one week earlier (blind to a daily or weekly cycle:
+    the evening peak is compared with yesterday's evening peak). Those rows are pulled from the source
+    besides the window when the window does not hold them."""
+
+    @property
+    def seasonal_offset(self) -> timedelta | None:
+        """How far back a ``same_hour_*`` baseline lies (1 day or 7 days); None for a start-of-window span."""
+        return SEASONAL_OFFSETS.get(self.baseline) if isinstance(self.baseline, str) else None
+
+    @property
+    def baseline_span(self) -> timedelta:
+        """The baseline's length: the start-of-window span, or ``sustained_for`` for a seasonal baseline."""
+        return self.sustained_for if isinstance(self.baseline, str) else self.baseline
+
+    def baseline_interval(self, end: datetime) -> tuple[datetime, datetime] | None:
+        """The seasonal baseline's (start, end) for a window ending at ``end``; None for a start-of-window span."""
+        offset = self.seasonal_offset
+        if offset is None:
+            return None
+        return end - offset - self.sustained_for, end - offset
+
+    def baseline_text(self) -> str:
+        """How messages name the baseline: ``baseline`` or ``the same hours 1 day earlier``."""
+        offset = self.seasonal_offset
+        if offset is None:
+            return "baseline"
+        return "the same hours 1 day earlier" if offset == timedelta(days=1) else "the same hours 7 days earlier"
 
 
 class FeatureDriftOverride(StrictModel):
@@ -367,7 +436,8 @@ def check_creep_spans(window, rule: LatencyCreepRule) -> None:
     bucket, window_s = rule.bucket.total_seconds(), window.total_seconds()
     if bucket < MIN_BUCKET_S:
         raise ValueError(f"latency_creep.bucket: must be >= 1s (got {bucket:g}s)")
-    for name in ("bucket", "sustained_for", "baseline"):
+    names = ("bucket", "sustained_for") if rule.seasonal_offset else ("bucket", "sustained_for", "baseline")
+    for name in names:
         span = getattr(rule, name).total_seconds()
         if span > window_s:
             raise ValueError(f"latency_creep.{name}: must be <= window ({span:g}s > {window_s:g}s)")

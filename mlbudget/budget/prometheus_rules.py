@@ -201,12 +201,16 @@ def _creep_rule(budget: Budget) -> dict[str, Any] | None:
     """Recent percentile versus the baseline span at the start of the monitoring window."""
     rule = budget.monitoring.latency_creep
     window: timedelta = budget.monitoring.window
-    if window <= rule.baseline:
-        return None  # no span of the window is left to compare the baseline with
     recent = _quantile(budget, rule.percentile, format_duration(rule.bucket))
-    baseline = _quantile(
-        budget, rule.percentile, format_duration(rule.baseline), offset=format_duration(window - rule.baseline)
-    )
+    if rule.seasonal_offset is not None:  # the same bucket one day or one week earlier
+        offset = format_duration(rule.seasonal_offset)
+        baseline = _quantile(budget, rule.percentile, format_duration(rule.bucket), offset=offset)
+    elif window <= rule.baseline:
+        return None  # no span of the window is left to compare the baseline with
+    else:
+        baseline = _quantile(
+            budget, rule.percentile, format_duration(rule.baseline), offset=format_duration(window - rule.baseline)
+        )
     return _rule(
         budget,
         f"Budget{rule.percentile.upper()}LatencyCreep",
@@ -214,7 +218,8 @@ def _creep_rule(budget: Budget) -> dict[str, Any] | None:
         format_duration(rule.sustained_for),
         "warning",
         f"{budget.name} {rule.percentile} latency crept up by more than {rule.increase:.0%}",
-        f"{rule.percentile} has stayed above {1 + rule.increase:g}x its baseline "
+        f"{rule.percentile} has stayed above {1 + rule.increase:g}x "
+        f"{'its baseline' if rule.seasonal_offset is None else rule.baseline_text()} "
         f"for {format_duration(rule.sustained_for)}.",
     )
 

@@ -48,6 +48,7 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         champion_level=_champion_level(cycle),
         drift_rows=window.path,
         span=(window.start, window.end),
+        creep_baseline=_creep_baseline(window),
     )
     report.findings.append(check_model_size(bundle.size_mb(), cycle.budget))
     rule = cycle.budget.limits.accuracy
@@ -62,6 +63,17 @@ def detect_window(cycle: OpenCycle) -> DetectionReport:
         bundle.root, frame, cycle.budget, _champion_level(cycle), window_path=window.path
     )
     return report
+
+
+def _creep_baseline(window):
+    """The rows pulled for a seasonal creep baseline (the three columns it reads), or None."""
+    if not window.creep_baseline_path:
+        return None
+    import pandas as pd
+
+    from mlbudget.sources.window import LATENCY, STATUS, TIMESTAMP
+
+    return pd.read_parquet(window.creep_baseline_path, columns=[TIMESTAMP, LATENCY, STATUS])
 
 
 def _champion_level(cycle: OpenCycle):

@@ -7,6 +7,7 @@ again without redoing the work, so re-runs converge.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from mlbudget.cycle.layout import CycleLayout, read_model, write_json
 from mlbudget.cycle.sources import Credentials
 from mlbudget.cycle.state import CycleState, OpenCycle, open_cycle
 from mlbudget.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
 
 
 def prepare(ctx: CycleContext, credentials: Credentials | None = None) -> dict[str, Any]:
@@ -153,6 +156,9 @@ def pull(cycle_dir: str, credentials: Credentials | None = None) -> dict[str, An
         end = datetime.fromisoformat(cycle.state.window_end)
         window = fetch_rows(fetcher, start, end, cycle.layout.window_dir, feature_columns(cycle.layout.champion))
         _check_same_data(cycle.state, window)
+        baseline = pull_creep_baseline(cycle, fetcher, window)
+        if baseline is not None:
+            window = window.model_copy(update={"creep_baseline_path": baseline})
         write_json(cycle.layout.window, window)
     window = read_model(cycle.layout.window, ProductionWindow)
     return {
@@ -163,6 +169,37 @@ def pull(cycle_dir: str, credentials: Credentials | None = None) -> dict[str, An
         "path": window.path,
         "metrics_path": window.metrics_path,
     }
+
+
+CREEP_BASELINE_DIR = "creep-baseline"
+"""Folder of the window directory that holds a seasonal creep baseline's rows."""
+
+
+def pull_creep_baseline(cycle, fetcher, window) -> str | None:
+    """The rows of a seasonal creep baseline (``same_hour_1d``/``7d``) that the window does not hold.
+
+    Only the request-log columns are read (timestamp, latency, status: no features). A metrics source
+    reads its own baseline (Prometheus queries that span), so nothing is pulled for one. A source with no
+    rows that far back (a model deployed yesterday) leaves the baseline out: detection says so.
+
+    Returns:
+        The baseline rows' Parquet path, or None.
+    """
+    from mlbudget.cycle.sources import fetch_rows
+
+    rule = cycle.budget.monitoring.latency_creep
+    interval = rule.baseline_interval(window.end)
+    if interval is None or interval[0] >= window.start or hasattr(fetcher, "metrics"):
+        return None
+    out = cycle.layout.window_dir / CREEP_BASELINE_DIR
+    # One bucket more at the start: detection ends the recent span at the newest row, a little before the
+    # window's end, so its baseline span starts a little earlier too.
+    try:
+        pulled = fetch_rows(fetcher, interval[0] - rule.bucket, interval[1], out, columns=[])
+    except InputError as exc:
+        log.info("no rows for the creep baseline %s to %s: %s", interval[0], interval[1], exc)
+        return None
+    return pulled.path
 
 
 def _check_same_data(state: CycleState, window) -> None:

@@ -1,10 +1,15 @@
 """Latency creep: a recent latency percentile that stays above the window's baseline.
 
 The rule (``monitoring.latency_creep``) compares the percentile of the ``ok``
-rows in a baseline span at the start of the window with the same percentile in
-each ``bucket`` of the most recent ``sustained_for`` span. Creep is flagged only
-when *every* recent bucket exceeds the baseline by more than ``increase``, so a
-single spike does not count.
+rows in a baseline span with the same percentile in each ``bucket`` of the most
+recent ``sustained_for`` span. Creep is flagged only when *every* recent bucket
+exceeds the baseline by more than ``increase``, so a single spike does not count.
+
+The baseline span is either the start of the window (``baseline: 6h``) or the
+recent span itself one day or one week earlier (``same_hour_1d``,
+``same_hour_7d``), so that a daily or weekly load cycle is not taken for creep.
+The rows of a seasonal baseline come from the window when it reaches that far
+back, else from rows the cycle pulled for that span (``baseline_rows``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ from mlbudget.numbers import compared
 from mlbudget.sources.window import LATENCY, STATUS, STATUS_OK, TIMESTAMP
 
 
-def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Finding]:
+def detect_latency_creep(
+    frame: pd.DataFrame, rule: LatencyCreepRule, baseline_rows: pd.DataFrame | None = None
+) -> list[Finding]:
     """One ``latency_creep`` finding: violation when sustained, ok when not, info when it cannot tell.
+
+    Args:
+        frame: the window's rows.
+        rule: the creep rule.
+        baseline_rows: rows of a seasonal baseline's span pulled besides the window (``timestamp``,
+            ``latency_ms``, ``status``); rows of that span in ``frame`` are used too.
 
     Raises:
         InputError: the window lacks ``timestamp``, ``latency_ms`` or ``status``.
@@ -38,16 +51,30 @@ def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Fi
     start, end = all_times.min(), all_times.max()
     times, latency = all_times[ok], frame.loc[ok, LATENCY].to_numpy(dtype=np.float64)
     recent_start = end - rule.sustained_for
-    if start + rule.baseline > recent_start:
-        return [
-            _info(
-                metric,
-                f"window ({end - start}) too short for a {format_duration(rule.baseline)} baseline "
-                f"and a {format_duration(rule.sustained_for)} recent span",
-            )
-        ]
     q = float(rule.percentile[1:])
-    baseline = float(np.percentile(latency[(times < start + rule.baseline).to_numpy()], q))
+    interval = rule.baseline_interval(end.to_pydatetime())
+    if interval is None:
+        if start + rule.baseline > recent_start:
+            return [
+                _info(
+                    metric,
+                    f"window ({end - start}) too short for a {format_duration(rule.baseline)} baseline "
+                    f"and a {format_duration(rule.sustained_for)} recent span",
+                )
+            ]
+        baseline = float(np.percentile(latency[(times < start + rule.baseline).to_numpy()], q))
+        samples = 0
+    else:
+        shifted, values = _seasonal_values(times, latency, baseline_rows, interval)
+        if values.size == 0:
+            return [
+                _info(
+                    metric,
+                    f"no successful requests in {rule.baseline_text()} ({interval[0].isoformat()} to "
+                    f"{interval[1].isoformat()}): the source has no rows that far back",
+                )
+            ]
+        baseline, samples = float(np.percentile(values, q)), int(values.size)
     buckets = _bucket_percentiles(times, latency, end, rule, q)
     if any(v is None for v in buckets):
         return [
@@ -57,17 +84,38 @@ def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Fi
                 f"{format_duration(rule.sustained_for)}: cannot tell whether creep is sustained",
             )
         ]
-    increases = [v / baseline - 1 if baseline > 0 else 0.0 for v in buckets]
+    if interval is None:
+        baselines = [baseline] * len(buckets)
+    else:  # each recent bucket against the same bucket one day (week) earlier
+        baselines = _bucket_percentiles(shifted + rule.seasonal_offset, values, end, rule, q)
+        if any(v is None for v in baselines):
+            return [
+                _info(
+                    metric,
+                    f"an empty {format_duration(rule.bucket)} bucket in {rule.baseline_text()}: "
+                    "cannot compare every recent bucket with its own",
+                )
+            ]
+    increases = [v / b - 1 if b > 0 else 0.0 for v, b in zip(buckets, baselines)]
     sustained = min(increases)
     status = "violation" if sustained > rule.increase else "ok"
     relation = ">" if status == "violation" else "<="
-    now, then = compared(min(buckets), baseline)
+    least = increases.index(sustained)
+    now, then = compared(buckets[least], baselines[least])
     change, threshold = _percents(sustained, rule.increase)
     message = (
-        f"{rule.percentile} {change} over baseline ({now} ms vs {then} ms) in every "
+        f"{rule.percentile} {change} over {rule.baseline_text()} ({now} ms vs {then} ms) in every "
         f"{format_duration(rule.bucket)} bucket of the last {format_duration(rule.sustained_for)} "
         f"({relation} {threshold})"
     )
+    details = {"baseline_ms": baseline, "bucket_ms": buckets, "bucket_increase": increases}
+    if interval is not None:
+        details |= {
+            "baseline": rule.baseline,
+            "baseline_interval": [interval[0].isoformat(), interval[1].isoformat()],
+            "baseline_samples": samples,
+            "baseline_bucket_ms": baselines,
+        }
     return [
         Finding(
             kind="latency_creep",
@@ -76,9 +124,26 @@ def detect_latency_creep(frame: pd.DataFrame, rule: LatencyCreepRule) -> list[Fi
             actual=sustained,
             limit=rule.increase,
             message=message,
-            details={"baseline_ms": baseline, "bucket_ms": buckets, "bucket_increase": increases},
+            details=details,
         )
     ]
+
+
+def _seasonal_values(
+    times: pd.Series, latency: np.ndarray, extra: pd.DataFrame | None, interval
+) -> tuple[pd.Series, np.ndarray]:
+    """The ``ok`` rows' times and latencies in ``interval`` (both ends included), from the window's rows
+    and the rows pulled for that span."""
+    lo, hi = pd.Timestamp(interval[0]), pd.Timestamp(interval[1])
+    inside = ((times >= lo) & (times <= hi)).to_numpy()
+    stamps, parts = [times[inside]], [latency[inside]]
+    if extra is not None and not extra.empty:
+        extra_times = pd.to_datetime(extra[TIMESTAMP], utc=True)
+        keep = (extra[STATUS] == STATUS_OK).to_numpy() & extra[LATENCY].notna().to_numpy()
+        keep &= ((extra_times >= lo) & (extra_times <= hi)).to_numpy()
+        stamps.append(extra_times[keep])
+        parts.append(extra.loc[keep, LATENCY].to_numpy(dtype=np.float64))
+    return pd.concat(stamps, ignore_index=True), np.concatenate(parts)
 
 
 def _bucket_percentiles(times: pd.Series, latency: np.ndarray, end, rule: LatencyCreepRule, q: float) -> list:

@@ -31,6 +31,7 @@ def detect(
     champion_level: ReferenceQuality | None = None,
     drift_rows: pd.DataFrame | str | Path | None = None,
     span: tuple | None = None,
+    creep_baseline: pd.DataFrame | None = None,
 ) -> DetectionReport:
     """Budget checks, latency creep, accuracy, prediction drift and data drift for one window.
 
@@ -49,6 +50,8 @@ def detect(
         drift_rows: where data drift reads the feature columns (default ``window_frame``): the window's
             Parquet file is read in record batches, so ``window_frame`` may hold only the other columns.
         span: the window's (start, end): the request rate is counted in whole buckets of it.
+        creep_baseline: rows of a seasonal creep baseline's span (``same_hour_1d``/``7d``) pulled besides
+            the window.
 
     Returns:
         The findings (passes included) and the drift report.
@@ -61,7 +64,7 @@ def detect(
         findings = check_metrics(metrics, budget) + check_memory(memory_mb, budget)
     else:
         findings = check_budget(window_frame, budget, memory_mb, span)
-        findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep)
+        findings += detect_latency_creep(window_frame, budget.monitoring.latency_creep, creep_baseline)
     findings += check_accuracy(window_frame, budget, champion_level)
     if reference_class_share is None and isinstance(reference, pd.DataFrame) and spec.label in reference.columns:
         reference_class_share = reference[spec.label].value_counts().to_dict()

@@ -160,6 +160,8 @@ def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[F
     width = format_duration_s(metrics.bucket_s)
     count = max(math.ceil(rule.sustained_for.total_seconds() / metrics.bucket_s), 1)
     recent = metrics.buckets[-count:]
+    if baseline is None and rule.seasonal_offset is not None:
+        return [_info(metric, f"no {metrics.source} history for {rule.baseline_text()}: cannot judge creep")]
     if baseline is None or len(recent) < count or metrics.baseline_s is None:
         why = "no baseline span" if baseline is None else f"fewer than {count} buckets of {width}"
         return [_info(metric, f"window too short for creep from {metrics.source} ({why})")]
@@ -172,17 +174,34 @@ def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[F
                 "cannot tell whether creep is sustained",
             )
         ]
-    increases = [v / baseline - 1 if baseline > 0 else 0.0 for v in values]
+    baselines = [baseline] * len(values)
+    if rule.seasonal_offset is not None:  # each recent bucket against the same bucket a day (week) earlier
+        by_end = {b.end: b.get(rule.percentile) for b in metrics.baseline_buckets}
+        baselines = [by_end.get(b.end) for b in recent]
+        if any(v is None for v in baselines):
+            return [
+                _info(
+                    metric,
+                    f"an empty {width} bucket in {rule.baseline_text()} ({metrics.source}): cannot compare every "
+                    "recent bucket with its own",
+                )
+            ]
+    increases = [v / b - 1 if b > 0 else 0.0 for v, b in zip(values, baselines)]
     sustained = min(increases)
     status = "violation" if sustained > rule.increase else "ok"
     relation = ">" if status == "violation" else "<="
-    now, then = compared(min(values), baseline)
+    least = increases.index(sustained)
+    now, then = compared(values[least], baselines[least])
     change, threshold = compared(sustained * 100.0, rule.increase * 100.0, 0)
     message = (
-        f"{rule.percentile} {'+' if float(change) > 0 else ''}{change}% over baseline ({now} ms vs {then} ms) in "
+        f"{rule.percentile} {'+' if float(change) > 0 else ''}{change}% over {rule.baseline_text()} "
+        f"({now} ms vs {then} ms) in "
         f"every {width} bucket of the last {format_duration(rule.sustained_for)} ({relation} +{threshold}%; "
         f"{metrics.source} histogram)"
     )
+    details = {"baseline_ms": baseline, "bucket_ms": values, "bucket_increase": increases}
+    if rule.seasonal_offset is not None:
+        details |= {"baseline": rule.baseline, "baseline_bucket_ms": baselines}
     return [
         Finding(
             kind="latency_creep",
@@ -191,7 +210,7 @@ def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[F
             actual=sustained,
             limit=rule.increase,
             message=message,
-            details={"baseline_ms": baseline, "bucket_ms": values, "bucket_increase": increases},
+            details=details,
         )
     ]
 

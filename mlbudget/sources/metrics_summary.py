@@ -116,6 +116,9 @@ class WindowMetrics(_Model):
     """Length of that baseline span, seconds."""
     buckets: list[BucketPercentiles] = Field(default_factory=list)
     """Percentiles per bucket, oldest first; the last one ends at the window's end."""
+    baseline_buckets: list[BucketPercentiles] = Field(default_factory=list)
+    """A seasonal creep baseline's buckets (``same_hour_1d``/``7d``): the recent span's buckets one day or
+    week earlier, oldest first, each labelled with the end of the recent bucket it is compared with."""
     throughput_rps: list[float] = Field(default_factory=list)
     """Request rate at each step, oldest first."""
     rss_mb: list[float] = Field(default_factory=list)

@@ -22,6 +22,8 @@ What it asks (``M`` = ``mlbudget_request_latency_seconds_bucket{model=...}``, wi
     sum by (le) (increase(M[W]))                               at the end: the histogram, for its resolution
     histogram_quantile(q, sum by (le) (rate(M[bucket])))       query_range, step bucket: per creep bucket
     histogram_quantile(q, sum by (le) (rate(M[baseline])))     at start + baseline: the creep baseline
+                                                               (same_hour_1d/7d: rate(M[sustained_for]) at
+                                                               end - 1d/7d)
     sum(increase(mlbudget_requests_total{...}[W]))             requests, and with status="error" errors
     sum(rate(mlbudget_requests_total{...}[step]))              query_range: throughput
     sum by (le, stage) (increase(mlbudget_stage_latency_seconds_bucket{...}[W]))  the per-stage histograms,
@@ -47,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, SecretStr
 
 from mlbudget.budget.durations import Duration
+from mlbudget.budget.model import CreepBaseline
 from mlbudget.errors import ConfigError, InputError
 from mlbudget.sources.base import MetricsSource, SourceConfig, check_interval
 from mlbudget.sources.metrics_summary import BucketPercentiles, LatencyHistogram, StageHistogram, WindowMetrics
@@ -94,8 +97,11 @@ class PrometheusConfig(SourceConfig):
     """Resident memory (bytes) of the serving processes, matched to them by job and instance."""
     bucket: Duration | None = None
     """Range of ``rate()`` behind the per-bucket percentiles; default: the budget's creep bucket (else 15m)."""
-    baseline: Duration | None = None
-    """Creep baseline span at the start of the window; default: the budget's creep baseline."""
+    baseline: CreepBaseline | None = None
+    """Creep baseline: a span at the start of the window, or the recent span one day / one week earlier
+    (``same_hour_1d`` / ``same_hour_7d``, read from Prometheus' own history); default: the budget's."""
+    sustained_for: Duration | None = None
+    """The creep rule's recent span (a seasonal baseline's length); default: the budget's."""
     step: Duration | None = None
     """``query_range`` step of the throughput and RSS series; default: ``bucket``."""
     timeout_s: float = Field(30.0, gt=0)
@@ -114,7 +120,12 @@ class PrometheusSource(MetricsSource):
     def with_budget(self, budget: Budget) -> PrometheusSource:
         """A copy whose unset ``model``, ``bucket`` and ``baseline`` come from the budget."""
         rule = budget.monitoring.latency_creep
-        defaults = {"model": budget.name, "bucket": rule.bucket, "baseline": rule.baseline}
+        defaults = {
+            "model": budget.name,
+            "bucket": rule.bucket,
+            "baseline": rule.baseline,
+            "sustained_for": rule.sustained_for,
+        }
         update = {k: v for k, v in defaults.items() if getattr(self.config, k) is None}
         return type(self)(self.config.model_copy(update=update))
 
@@ -207,6 +218,7 @@ class _Reader:
             baseline_percentiles=baseline,
             baseline_s=baseline_s,
             buckets=self._buckets(),
+            baseline_buckets=self._seasonal_buckets(),
             throughput_rps=self._series(f"sum(rate({self.config.requests_metric}{self.selector}[{_d(self.step)}]))"),
             rss_mb=[v / 1e6 for v in self._series(self._rss_expr())],
             stages=self._stages(),
@@ -263,26 +275,45 @@ class _Reader:
 
     def _baseline(self) -> tuple[dict[str, float | None], float | None]:
         baseline = self.config.baseline
+        if isinstance(baseline, str):  # the recent span, one day or one week earlier
+            from mlbudget.budget.model import SEASONAL_OFFSETS
+
+            span = self.config.sustained_for or self.bucket
+            at = self.end - SEASONAL_OFFSETS[baseline]
+            values = {p: self._quantile_at(q, span, at, "rate") for p, q in QUANTILES.items()}
+            return values, span.total_seconds()
         if baseline is None or baseline >= self.window:
             return {}, None
         at = self.start + baseline
         values = {p: self._quantile_at(q, baseline, at, "rate") for p, q in QUANTILES.items()}
         return values, baseline.total_seconds()
 
-    def _buckets(self) -> list[BucketPercentiles]:
-        """Percentiles per whole bucket, the last one ending at the window's end."""
-        count = int(self.window / self.bucket)
+    def _buckets(self, shift: timedelta = timedelta(0), count: int | None = None) -> list[BucketPercentiles]:
+        """Percentiles per whole bucket, the last one ending at the window's end (``shift`` earlier: then the
+        buckets are those of ``shift`` before, labelled with the window's bucket ends)."""
+        count = count or int(self.window / self.bucket)
         first_end = self.end - (count - 1) * self.bucket
         per_end: dict[float, dict[str, float | None]] = {}
         for p, q in QUANTILES.items():
             expr = f"histogram_quantile({q}, {self._latency(self.bucket, 'rate')})"
             self.queries.append(expr)
-            for series in self.client.query_range(expr, first_end, self.end, self.bucket):
+            for series in self.client.query_range(expr, first_end - shift, self.end - shift, self.bucket):
                 for t, value in series["values"]:
                     v = sample_value((t, value))
-                    per_end.setdefault(round(float(t), 3), {})[f"{p}_ms"] = v * self.unit_ms if v is not None else None
+                    end = round(float(t) + shift.total_seconds(), 3)
+                    per_end.setdefault(end, {})[f"{p}_ms"] = v * self.unit_ms if v is not None else None
         ends = [first_end + i * self.bucket for i in range(count)]
         return [BucketPercentiles(end=e, **per_end.get(round(e.timestamp(), 3), {})) for e in ends]
+
+    def _seasonal_buckets(self) -> list[BucketPercentiles]:
+        """For a ``same_hour_*`` baseline: the recent span's buckets one day / one week earlier."""
+        if not isinstance(self.config.baseline, str):
+            return []
+        from mlbudget.budget.model import SEASONAL_OFFSETS
+
+        span = self.config.sustained_for or self.bucket
+        count = max(int(span / self.bucket), 1)
+        return self._buckets(SEASONAL_OFFSETS[self.config.baseline], count)
 
     def _series(self, expr: str) -> list[float]:
         """Values of a one-series ``query_range`` at ``step``, oldest first (steps without data left out)."""

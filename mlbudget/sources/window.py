@@ -46,6 +46,9 @@ class ProductionWindow(BaseModel):
     """Aggregated metrics from a metrics system (``window-metrics.json``, see
     :mod:`mlbudget.sources.metrics_summary`); when set, detection takes latency, error rate, creep and
     memory from it and drift and quality from the rows."""
+    creep_baseline_path: str | None = None
+    """Rows (request-log columns only) of a seasonal creep baseline's span that the window does not hold
+    (``monitoring.latency_creep.baseline: same_hour_1d`` or ``same_hour_7d``), pulled besides it."""
 
     @property
     def interval(self) -> str:

@@ -225,3 +225,13 @@ def test_promtool_a_stage_alert_fires_on_a_slow_stage_only(tmp_path):
         [PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_seasonal_creep_baseline_is_the_same_bucket_a_day_earlier():
+    daily = SMALL.replace(
+        "warn_margin: 0.2\n", "warn_margin: 0.2\nmonitoring: {latency_creep: {baseline: same_hour_1d}}\n"
+    )
+    creep = rules_by_alert(daily)["BudgetP95LatencyCreep"]
+    recent, baseline = creep["expr"].split(" > 1.2 * ")
+    assert baseline == recent.replace("[15m]", "[15m] offset 1d")
+    assert "1.2x the same hours 1 day earlier" in creep["annotations"]["description"]

@@ -271,6 +271,30 @@ def test_cli_check_judges_each_stage_and_a_preprocess_breach_is_an_alert_only(fi
     assert "preprocess_latency" in {a["kind"] for a in plan["alerts"]}
 
 
+def test_cli_check_pulls_the_same_hours_a_day_earlier_for_a_seasonal_creep_baseline(
+    first, budget_path, workdir, tmp_path
+):
+    doc = yaml.safe_load(budget_path.read_text())
+    doc["monitoring"]["latency_creep"]["baseline"] = "same_hour_1d"
+    seasonal = tmp_path / "seasonal.yaml"
+    seasonal.write_text(yaml.safe_dump(doc))
+    args = ["check", "--budget", str(seasonal), "--workdir", str(workdir), "--window-end", "2026-11-05T00:00:00Z"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code in (0, 1), result.output
+    cycle_dir = Path(json.loads(result.stdout)["cycle_dir"])
+    window = json.loads((cycle_dir / "window" / "window.json").read_text())
+    import pandas as pd
+
+    pulled = pd.read_parquet(window["creep_baseline_path"])
+    assert set(pulled.columns) >= {"timestamp", "latency_ms", "status"}
+    assert pulled["timestamp"].min() >= pd.Timestamp("2026-11-03T22:45:00Z")
+    assert pulled["timestamp"].max() < pd.Timestamp("2026-11-04T00:00:00Z")
+    detection = json.loads((cycle_dir / "detection.json").read_text())
+    [creep] = [f for f in detection["findings"] if f["kind"] == "latency_creep"]
+    assert creep["status"] in ("ok", "violation") and "over the same hours 1 day earlier" in creep["message"]
+    assert creep["details"]["baseline_samples"] > 0
+
+
 def test_every_json_the_cycle_wrote_is_strict_and_reads_back(first, workdir):
     """No NaN/Infinity anywhere (strict JSON), and each stage's output validates again as its own model."""
     from mlbudget.cycle.state import CycleState

@@ -73,6 +73,9 @@ def test_only_the_needed_columns_are_read(hive, tmp_path):
     assert set(rows.columns) == {"timestamp", "latency_ms", "status", "f00", "prediction", "label"}
     every = pd.read_parquet(source(hive).fetch(START, END, tmp_path / "b").path)
     assert "junk" in every.columns
+    # No feature columns at all (what a seasonal creep baseline's pull asks for): the request-log columns only.
+    bare = pd.read_parquet(source(hive).fetch(START, END, tmp_path / "c", columns=[]).path)
+    assert set(bare.columns) == {"timestamp", "latency_ms", "status", "prediction", "label"}
 
 
 def test_a_window_pushed_down_to_parquet_equals_a_filter_after_reading(tmp_path):
