@@ -66,4 +66,32 @@ def hardware_info(profile: HardwareProfile) -> HardwareInfo:
         graph_optimization=profile.graph_optimization,
         platform=platform.platform(),
         python=sys.version.split()[0],
+        mlbudget_version=_installed("mlbudget"),
+        torch_version=_installed("torch"),
+        driver_version=gpu_driver_version(),
     )
+
+
+def _installed(package: str) -> str | None:
+    """The installed distribution's version, without importing it (torch takes seconds to import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+NVIDIA_VERSION = Path("/proc/driver/nvidia/version")
+
+
+def gpu_driver_version(path: Path = NVIDIA_VERSION) -> str | None:
+    """The NVIDIA kernel driver's version (``NVRM version: ... 550.54.15 ...``), or None without one."""
+    import re
+
+    try:
+        first = path.read_text(errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    found = re.search(r"\b(\d+\.\d+(?:\.\d+)?)\b", first)
+    return found.group(1) if found else first.strip()[:80] or None

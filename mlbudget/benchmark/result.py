@@ -23,6 +23,11 @@ class HardwareInfo(BaseModel):
     graph_optimization: str
     platform: str
     python: str
+    mlbudget_version: str | None = None
+    torch_version: str | None = None
+    """The installed torch (None without it): trainers and Neural Compressor run on it."""
+    driver_version: str | None = None
+    """The GPU driver (NVIDIA's, from ``/proc/driver/nvidia/version``) when there is one."""
 
 
 DISTRIBUTION_QUANTILES: tuple[float, ...] = tuple(

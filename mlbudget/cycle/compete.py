@@ -356,11 +356,13 @@ def select(cycle_dir: str) -> dict[str, Any]:
     Runs the finals first when they have not run (so a scheduler that calls
     ``select`` straight after the benchmarks gets them too).
     """
+    from mlbudget.cycle.environment import check_environment
     from mlbudget.selection.decision import Decision
     from mlbudget.selection.select import select_winner
 
     cycle = open_cycle(cycle_dir)
     if not cycle.layout.decision.exists():
+        check_environment(cycle)  # before deciding: environment.json says whether the machine changed
         finals(cycle_dir)
         reports = load_reports(cycle)
         candidates = [c for n, c in load_candidates(cycle).items() if n in reports]

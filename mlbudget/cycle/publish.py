@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from mlbudget.cycle.compete import generation_errors, load_candidates, load_reports
+from mlbudget.cycle.environment import ENVIRONMENT_FILE
 from mlbudget.cycle.layout import read_json, read_model, write_json
 from mlbudget.cycle.state import OpenCycle, open_cycle
 from mlbudget.cycle.watch import rolled_back
 
-CYCLE_ARTIFACTS = ("validation", "detection", "plan", "decision", "batch_sweep")
+CYCLE_ARTIFACTS = ("validation", "detection", "plan", "decision", "batch_sweep", "environment")
 
 
 def register(cycle_dir: str) -> dict[str, Any]:
@@ -53,6 +54,9 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
         else:
             registry.set_challenger(cycle.budget.name, version)
             status = "challenger"
+    from mlbudget.cycle.environment import record_environment
+
+    record_environment(cycle, registry, version, decision.winner)
     registry.set_cycle_status(cycle.state.run_id, status, decision.rationale)
     return {
         "version": version,
@@ -134,6 +138,9 @@ def _report_inputs(cycle: OpenCycle) -> dict[str, Any]:
             "ledger": cycle_ledger(cycle),
             "batch_sweep": read_json(cycle.layout.root / "batch_sweep.json")
             if (cycle.layout.root / "batch_sweep.json").exists()
+            else None,
+            "environment": read_json(cycle.layout.root / ENVIRONMENT_FILE)
+            if (cycle.layout.root / ENVIRONMENT_FILE).exists()
             else None,
         },
     }

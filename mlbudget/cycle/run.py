@@ -137,7 +137,7 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
         rationale=decision.get("rationale", "") or (rollback or {}).get("reason", ""),
         plan=stages.plan(cycle_dir)["summary"] if layout.plan.exists() else "",
         violations=detection.get("violations", []),
-        warnings=detection.get("warnings", []),
+        warnings=[*detection.get("warnings", []), *_environment_warning(layout.root)],
         unresolved=_unresolved(cycle, status),
         validation=stages.validate(cycle_dir)["summary"],
         generation_errors=generation_errors(cycle),
@@ -157,6 +157,16 @@ def _outcome(cycle_dir: str, status: Status, started: float) -> CycleOutcome:
         tracking_uri=cycle.state.tracking_uri,
         seconds=round(time.perf_counter() - started, 1),
     )
+
+
+def _environment_warning(cycle_root) -> list[str]:
+    """The environment check's message when the machine or the software stack changed."""
+    from mlbudget.cycle.environment import ENVIRONMENT_FILE, EnvironmentCheck
+    from mlbudget.cycle.layout import read_model
+
+    path = cycle_root / ENVIRONMENT_FILE
+    warning = read_model(path, EnvironmentCheck).warning if path.exists() else None
+    return [warning] if warning else []
 
 
 def _unresolved(cycle, status: Status) -> list[str]:

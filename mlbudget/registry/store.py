@@ -353,6 +353,22 @@ class MlflowRegistry:
         with self._doing(f"recording the production verdict of {model_name} version {version}"):
             compliance.record_production_verdict(self._versions(), model_name, version, compliant, evidence, at)
 
+    def record_environment(
+        self, model_name: str, version: str, fingerprint: dict[str, Any], figures: dict[str, Any]
+    ) -> None:
+        """Stamp ``version`` with the environment it was benchmarked in and the figures measured there."""
+        from mlbudget.registry.environment import record_environment
+
+        with self._doing(f"recording the environment of {model_name} version {version}"):
+            record_environment(self._versions(), model_name, version, fingerprint, figures)
+
+    def environment(self, model_name: str, version: str) -> tuple[dict | None, dict | None]:
+        """(fingerprint, figures) stored on ``version`` (None each when not stored)."""
+        from mlbudget.registry.environment import read_environment
+
+        with self._doing(f"reading the environment of {model_name} version {version}"):
+            return read_environment(self._versions(), model_name, version)
+
     def last_compliant_version(self, model_name: str) -> str | None:
         """The most recent earlier champion whose production verdict was compliant (None if none)."""
         with self._doing(f"looking for the last compliant version of {model_name}"):

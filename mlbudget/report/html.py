@@ -234,12 +234,31 @@ def render_html(
         registry=registry,
         rollback=(extra or {}).get("rollback") if isinstance(extra, dict) else None,
         sweep=sweep,
+        environment=_environment(extra),
         ledger=((extra or {}).get("ledger") if isinstance(extra, dict) else None) or [],
         hardware=next((r.hardware for r in reports.values()), None),
         extra_json=json.dumps(extra, indent=2, sort_keys=True, default=str) if extra else "",
         fmt=_fmt,
         metric_label=metric_label,
     )
+
+
+def _environment(extra) -> dict | None:
+    """The environment check for the report's section, when there is something to show (a change, or a
+    first record)."""
+    check = (extra or {}).get("environment") if isinstance(extra, dict) else None
+    if not isinstance(check, dict) or check.get("status") not in ("changed", "first"):
+        return None
+    before, after = check.get("before_figures") or {}, check.get("after_figures") or {}
+    keys = [k for k in ("p50_ms", "p95_ms", "p99_ms", "throughput_rps", "peak_rss_mb", "energy_mj_per_inference")
+            if k in after]  # fmt: skip
+    return {
+        "status": check["status"],
+        "message": check.get("message", ""),
+        "changed": check.get("changed") or {},
+        "figures": [(k, before.get(k), after.get(k)) for k in keys],
+        "concurrency": after.get("concurrency"),
+    }
 
 
 METRIC_LABELS = {

@@ -161,6 +161,19 @@ dotted lines are the warn levels ({{ "%.0f"|format(budget.warn_margin * 100) }} 
 {{ budget.limits.latency.concurrency }}.</p>{% endif %}
 {% if not (figs.latency_cdf or figs.latency_levels) %}<p class="muted">Nothing was benchmarked in this cycle.</p>{% endif %}
 </section>
+{% if environment %}
+<section id="environment">
+<h2>Environment</h2>
+<p class="{{ 'warn' if environment.status == 'changed' else 'muted' }}">{{ environment.message }}</p>
+{% if environment.changed %}<table><tr><th>what</th><th>when the champion was measured</th><th>now</th></tr>
+{% for name, pair in environment.changed.items() %}<tr><td>{{ name }}</td><td>{{ pair[0] }}</td><td>{{ pair[1] }}</td></tr>
+{% endfor %}</table>{% endif %}
+{% if environment.status == 'changed' and environment.figures %}<table><tr><th>champion at concurrency
+{{ environment.concurrency }}</th><th>before</th><th>after</th></tr>
+{% for key, old, new in environment.figures %}<tr><td>{{ key }}</td><td>{{ fmt(old) }}</td><td>{{ fmt(new) }}</td></tr>
+{% endfor %}</table>{% endif %}
+</section>
+{% endif %}
 {% if sweep %}
 <section id="batch-size">
 <h2>Batch size</h2>

@@ -22,7 +22,10 @@ def check_limits(report: BenchmarkReport, budget: Budget, champion: BenchmarkRep
         report: the candidate's benchmark.
         budget: the budget whose limits apply.
         champion: the champion's benchmark on the same holdout, for the
-            accuracy-drop rule; None (or the champion itself) skips that rule.
+            accuracy-drop rule and the environment; None (or the champion
+            itself) skips both. A candidate measured in another environment
+            (another CPU, ORT, driver...) than the champion is never compared
+            with it: that is a breach too.
 
     Returns:
         One message per breach, e.g. ``p95 41.2 ms > 35.0 ms at concurrency 4``;
@@ -40,7 +43,19 @@ def check_limits(report: BenchmarkReport, budget: Budget, champion: BenchmarkRep
         breaches.append(f"size {a} MB > {b} MB")
     breaches += _energy_breaches(report, budget)
     breaches += _accuracy_breaches(report, budget, champion)
+    breaches += _environment_breaches(report, champion)
     return breaches
+
+
+def _environment_breaches(report: BenchmarkReport, champion: BenchmarkReport | None) -> list[str]:
+    from mlbudget.benchmark.environment import describe, differences, fingerprint
+
+    if champion is None or champion.sha256 == report.sha256:
+        return []
+    changed = differences(fingerprint(champion.hardware), fingerprint(report.hardware))
+    if not changed:
+        return []
+    return [f"benchmarked in another environment than the champion ({describe(changed)}): not comparable"]
 
 
 def _energy_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:

@@ -295,6 +295,35 @@ def test_cli_check_pulls_the_same_hours_a_day_earlier_for_a_seasonal_creep_basel
     assert creep["details"]["baseline_samples"] > 0
 
 
+def test_an_environment_change_is_found_reported_and_recorded(first, budget_path, workdir, tmp_path):
+    import onnxruntime
+
+    from mlbudget.registry.environment import ENVIRONMENT, FIGURES
+
+    client = _client(workdir)
+    champion = _aliases(workdir)["champion"]
+    stored = json.loads(client.get_model_version("demo-classifier", champion).tags[ENVIRONMENT])
+    assert stored["ort_version"] == onnxruntime.__version__  # the promoted version carries where it was measured
+    assert json.loads(client.get_model_version("demo-classifier", champion).tags[FIGURES])["p95_ms"] > 0
+    # The champion was measured under an older ONNX Runtime: the next cycle must say so.
+    older = json.dumps({**stored, "ort_version": "1.0.0"})
+    client.set_model_version_tag("demo-classifier", champion, ENVIRONMENT, older)
+    doc = yaml.safe_load(budget_path.read_text())
+    doc["policy"] = {"rules": [{"when": ["throughput"], "actions": ["ort_dynamic_int8"]}]}  # only the champion runs
+    quiet = tmp_path / "quiet.yaml"
+    quiet.write_text(yaml.safe_dump(doc))
+    outcome = run_cycle(_ctx(quiet, workdir, window_end=datetime(2026, 11, 6, tzinfo=UTC)))
+    check = json.loads((Path(outcome.cycle_dir) / "environment.json").read_text())
+    assert check["status"] == "changed" and check["changed"] == {"ort_version": ["1.0.0", onnxruntime.__version__]}
+    assert check["before_figures"]["p95_ms"] > 0 and check["after_figures"]["p95_ms"] > 0
+    assert any("the environment changed since version" in w for w in outcome.warnings), outcome.warnings
+    html = (Path(outcome.cycle_dir) / "report" / "report.html").read_text()
+    assert 'id="environment"' in html and "1.0.0" in html
+    # The champion now carries the current environment: the next cycle compares with it.
+    again = json.loads(client.get_model_version("demo-classifier", champion).tags[ENVIRONMENT])
+    assert again["ort_version"] == onnxruntime.__version__
+
+
 def test_every_json_the_cycle_wrote_is_strict_and_reads_back(first, workdir):
     """No NaN/Infinity anywhere (strict JSON), and each stage's output validates again as its own model."""
     from mlbudget.cycle.state import CycleState
