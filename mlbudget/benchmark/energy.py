@@ -16,6 +16,12 @@ and divided by the rows inferred in between.
   ``hardware.tdp_watts / cores``: an upper-bound style figure that assumes a busy
   core draws its share of the TDP. Without ``tdp_watts`` there is no estimate.
 
+- **NVML** (``source="nvml"``): for a GPU execution provider (CUDA, TensorRT), the
+  GPU board's energy counter, ``nvmlDeviceGetTotalEnergyConsumption`` (millijoules
+  since the driver loaded; Volta and later), through ``pynvml`` (the ``gpu``
+  extra, ``nvidia-ml-py``). It counts the GPU only, not the host CPU feeding it.
+  Without ``pynvml``, a GPU or the counter, the CPU figures above apply.
+
 Every figure says which it is (``source``), and the report and CLI label the
 estimate "estimated".
 """
@@ -32,7 +38,9 @@ from pydantic import BaseModel, ConfigDict
 
 POWERCAP_ROOT = Path("/sys/class/powercap")
 
-EnergySource = Literal["rapl", "estimated"]
+EnergySource = Literal["rapl", "estimated", "nvml"]
+GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
+"""Execution providers whose inference runs on an NVIDIA GPU: their energy is read from NVML."""
 
 
 class EnergyFigure(BaseModel):
@@ -42,7 +50,8 @@ class EnergyFigure(BaseModel):
     mj_per_inference: float
     """Millijoules per row inferred (a call of batch size B counts B inferences)."""
     source: EnergySource
-    """``rapl``: measured package energy; ``estimated``: CPU time x declared TDP per core."""
+    """``rapl``: measured package energy; ``nvml``: measured GPU board energy; ``estimated``: CPU time x
+    declared TDP per core."""
     joules: float
     seconds: float
     """Wall time the energy was amortised over."""
@@ -55,7 +64,10 @@ class EnergyFigure(BaseModel):
     @property
     def label(self) -> str:
         """``0.123 mJ (RAPL)`` or ``0.123 mJ (estimated)``."""
-        return f"{self.mj_per_inference:.3g} mJ ({'RAPL' if self.source == 'rapl' else 'estimated'})"
+        return f"{self.mj_per_inference:.3g} mJ ({_LABELS[self.source]})"
+
+
+_LABELS = {"rapl": "RAPL", "nvml": "NVML, GPU", "estimated": "estimated"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,31 @@ def counter_delta_uj(before: int, after: int, max_range_uj: int) -> int:
     return after - before if after >= before else after + max_range_uj - before
 
 
+class NvmlCounter:
+    """The total-energy counter of one NVIDIA GPU, in millijoules (``pynvml``)."""
+
+    def __init__(self, nvml, handle):
+        self._nvml, self._handle = nvml, handle
+
+    def read_mj(self) -> int:
+        return int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
+
+
+def nvml_counter(device_index: int = 0) -> NvmlCounter | None:
+    """GPU ``device_index``'s energy counter, or None without ``pynvml``, a driver, the GPU or the counter."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+        counter = NvmlCounter(pynvml, pynvml.nvmlDeviceGetHandleByIndex(device_index))
+        counter.read_mj()
+    except Exception:  # noqa: BLE001  pynvml raises NVMLError subclasses for every missing piece
+        return None
+    return counter
+
+
 def cpu_seconds() -> float:
     """User + system CPU time of this process, every thread."""
     times = os.times()
@@ -109,22 +146,43 @@ class EnergyMeter:
         tdp_watts: the declared package TDP, used for the estimate when RAPL is unreadable.
         root: the powercap folder (tests point it at a fake tree).
         cores: logical cores the TDP is shared between (default: ``os.cpu_count()``).
+        gpu: the model runs on an NVIDIA GPU: read NVML's counter when there is one.
     """
 
-    def __init__(self, tdp_watts: float | None = None, root: str | Path = POWERCAP_ROOT, cores: int | None = None):
+    def __init__(
+        self,
+        tdp_watts: float | None = None,
+        root: str | Path = POWERCAP_ROOT,
+        cores: int | None = None,
+        gpu: bool = False,
+    ):
         self.tdp_watts = tdp_watts
         self.cores = cores or os.cpu_count() or 1
         self.domains = rapl_domains(root)
+        self.nvml = nvml_counter() if gpu else None
         self._start: tuple[float, float, list[int]] | None = None
+        self._nvml_start: int | None = None
 
     @property
     def source(self) -> EnergySource | None:
+        if self.nvml is not None:
+            return "nvml"
         if self.domains:
             return "rapl"
         return "estimated" if self.tdp_watts else None
 
     def start(self) -> None:
         self._start = (time.perf_counter(), cpu_seconds(), self._counters())
+        self._nvml_start = self._nvml_mj()
+
+    def _nvml_mj(self) -> int | None:
+        if self.nvml is None:
+            return None
+        try:
+            return self.nvml.read_mj()
+        except Exception:  # noqa: BLE001  the GPU went away: fall back to the CPU figures
+            self.nvml = None
+            return None
 
     def _counters(self) -> list[int]:
         try:
@@ -139,11 +197,14 @@ class EnergyMeter:
             raise RuntimeError("EnergyMeter.figure() before start()")
         wall0, cpu0, counters0 = self._start
         counters1 = self._counters()
+        nvml1 = self._nvml_mj()
         seconds = time.perf_counter() - wall0
         cpu = max(0.0, cpu_seconds() - cpu0)
         if inferences <= 0:
             return None
-        if self.domains and len(counters1) == len(counters0) == len(self.domains):
+        if nvml1 is not None and self._nvml_start is not None:
+            joules, source = max(nvml1 - self._nvml_start, 0) / 1000.0, "nvml"
+        elif self.domains and len(counters1) == len(counters0) == len(self.domains):
             uj = sum(counter_delta_uj(a, b, d.max_range_uj) for a, b, d in zip(counters0, counters1, self.domains))
             joules, source = uj / 1e6, "rapl"
         elif self.tdp_watts:

@@ -184,7 +184,7 @@ def row_feeds(request: WorkerRequest, concurrency: int) -> list[dict] | None:
 
 def run_request(request: WorkerRequest) -> BenchmarkReport:
     """Measure one model as ``request`` says, in this process."""
-    from mlbudget.benchmark.energy import EnergyMeter
+    from mlbudget.benchmark.energy import GPU_PROVIDERS, EnergyMeter
     from mlbudget.benchmark.hardware import hardware_info
     from mlbudget.benchmark.loadgen import measure_level
     from mlbudget.benchmark.result import BenchmarkReport
@@ -202,7 +202,7 @@ def run_request(request: WorkerRequest) -> BenchmarkReport:
     feeds = row_feeds(request, max(load.concurrency))
     if feeds is not None:
         notes.append("inputs: holdout rows fed through the model's input adapter")
-    meter = EnergyMeter(request.hardware.tdp_watts)
+    meter = EnergyMeter(request.hardware.tdp_watts, gpu=request.hardware.provider in GPU_PROVIDERS)
     calls = 0
     meter.start()
     for c in load.concurrency:

@@ -620,6 +620,36 @@ class Promotion(StrictModel):
     production (recorded in the ledger with the evidence). 0 turns the watch off."""
 
 
+class FallbackPolicy(StrictModel):
+    """Graceful degradation: a lighter model, registered as ``fallback``, that ``mlbudget serve`` routes to while
+    the champion is overloaded.
+
+    Selection picks the fastest candidate (lowest ``percentile`` at ``limits.latency.concurrency``) that breaks
+    no limit but the quality ones and is worse than the next champion by at most ``max_quality_drop``, a looser
+    floor than the champion's. The server switches to it when the champion's recent latency (or the queue of
+    requests in flight) passes the budget's warn level, and back only once the arrival rate fell by
+    ``hysteresis`` below the rate at which it switched (or after ``retry_after_s``), staying at least
+    ``min_dwell_s`` in each mode: the rate does not depend on which model serves, so the server does not flap.
+    """
+
+    max_quality_drop: float = Field(..., ge=0)
+    """How much worse than the champion (absolute, in ``limits.accuracy.metric``'s units) the fallback may be."""
+    percentile: Percentile = "p95"
+    """Which latency percentile routes: its limit in ``limits.latency`` and the warn level inside it."""
+    window_s: float = Field(2.0, gt=0, le=600)
+    """How far back the server looks at latencies and arrivals, seconds."""
+    min_samples: int = Field(20, ge=1)
+    """Champion requests in the window needed before their percentile can route to the fallback."""
+    max_queue_depth: int | None = Field(None, ge=1)
+    """Requests in flight that route to the fallback whatever the latency (None: latency only)."""
+    hysteresis: float = Field(0.2, gt=0, lt=1)
+    """Back to the champion once the arrival rate is this share below the rate at which the server switched."""
+    min_dwell_s: float = Field(5.0, ge=0)
+    """Least time in a mode before switching again, seconds."""
+    retry_after_s: float = Field(60.0, gt=0)
+    """Back to the champion after this long on the fallback even if the rate did not fall (to check it again)."""
+
+
 SECRET_KEYS = frozenset({"storage_options", "password", "secret", "token", "key", "credentials"})
 """Keys a budget's source may not set: credentials come from an Airflow connection (``connection``)."""
 
@@ -719,6 +749,8 @@ class Budget(StrictModel):
     """How candidates are made (each generator's settings)."""
     promotion: Promotion = Field(default_factory=Promotion)
     """Promotion rules."""
+    fallback: FallbackPolicy | None = None
+    """A lighter ``fallback`` model for overload (graceful degradation); None: no fallback."""
     schedule: str | None = "@daily"
     """Airflow schedule of the recalibration DAG (cron or preset); null for on-demand only."""
     triggers: Triggers = Field(default_factory=Triggers)
@@ -738,4 +770,17 @@ class Budget(StrictModel):
                 f"limits.latency.concurrency: must be one of load.concurrency {self.load.concurrency} "
                 f"(got {self.limits.latency.concurrency})"
             )
+        fallback = self.fallback
+        if fallback is not None and getattr(self.limits.latency, f"{fallback.percentile}_ms") is None:
+            raise ValueError(
+                f"fallback.percentile: limits.latency.{fallback.percentile}_ms must be set (the server routes to "
+                f"the fallback near that limit)"
+            )
+        if fallback is not None and self.limits.accuracy is not None:
+            if fallback.max_quality_drop < self.limits.accuracy.tolerance:
+                raise ValueError(
+                    f"fallback.max_quality_drop: must be >= the champion's own tolerance "
+                    f"({self.limits.accuracy.tolerance:g}, limits.accuracy), a looser floor (got "
+                    f"{fallback.max_quality_drop:g})"
+                )
         return self

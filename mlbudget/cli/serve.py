@@ -47,6 +47,13 @@ def serve_command(
         help="MLflow tracking URI for the champion (default sqlite:///<workdir>/mlflow.db).",
     ),
     workdir: Path = typer.Option(Path(".mlbudget"), "--workdir", help="Local state (for the default MLflow store)."),
+    fallback_bundle: Path | None = typer.Option(
+        None,
+        "--fallback-bundle",
+        help="A lighter bundle to answer from while the champion is overloaded (needs a budget with a `fallback` "
+        "section). Default, serving the champion: the registry's `fallback` alias when it is set.",
+    ),
+    no_fallback: bool = typer.Option(False, "--no-fallback", help="Serve the champion alone."),
 ) -> None:
     """Serve one model: POST /predict, GET /metrics (Prometheus), GET /health; log every row."""
     import tempfile
@@ -55,7 +62,15 @@ def serve_command(
         from mlbudget.serve.resolve import resolve_model
 
         uri = tracking_uri or f"sqlite:///{workdir.resolve() / 'mlflow.db'}"
-        served = resolve_model(bundle, budget, model_name=model_name, tracking_uri=uri, download_dir=Path(tmp))
+        served = resolve_model(
+            bundle,
+            budget,
+            model_name=model_name,
+            tracking_uri=uri,
+            download_dir=Path(tmp),
+            fallback_bundle=fallback_bundle,
+            use_fallback=not no_fallback,
+        )
         server = _build_server(served, host, port, log_dir, flush_seconds, flush_rows)
         _serve_until_signalled(server, served, log_dir)
 
@@ -65,8 +80,18 @@ def _build_server(served, host: str, port: int, log_dir: Path | None, flush_seco
     from mlbudget.serve.log_writer import RequestLogWriter
     from mlbudget.serve.metrics import ServerMetrics, latency_buckets
     from mlbudget.serve.predictor import Predictor
+    from mlbudget.serve.router import FallbackRouter
 
     predictor = Predictor(served.bundle_dir, served.hardware)
+    fallback = Predictor(served.fallback_dir, served.hardware) if served.fallback_dir is not None else None
+    if fallback is not None and fallback.columns != predictor.columns:
+        from mlbudget.errors import ConfigError
+
+        raise ConfigError(
+            f"fallback {served.fallback_dir} takes columns {fallback.columns}, the champion {predictor.columns} "
+            "(expected the champion's signature)"
+        )
+    router = FallbackRouter(served.router) if fallback is not None else None
     metrics = ServerMetrics(served.model_name, latency_buckets(served.limits_ms))
     writer = None
     if log_dir is not None:
@@ -77,8 +102,9 @@ def _build_server(served, host: str, port: int, log_dir: Path | None, flush_seco
             prediction_dtype=predictor.prediction_dtype,
             flush_rows=flush_rows,
             flush_seconds=flush_seconds,
+            served_by=fallback is not None,
         )
-    return ModelServer(PredictService(predictor, metrics, writer), host, port)
+    return ModelServer(PredictService(predictor, metrics, writer, fallback, router), host, port)
 
 
 def _serve_until_signalled(server, served, log_dir: Path | None) -> None:
@@ -90,6 +116,9 @@ def _serve_until_signalled(server, served, log_dir: Path | None) -> None:
         signal.signal(signum, lambda *_: stop.set())
     server.start()
     version = f" version {served.version}" if served.version else ""
+    if served.fallback_dir is not None:
+        fallback_version = f" version {served.fallback_version}" if served.fallback_version else ""
+        version += f", fallback{fallback_version} ({served.fallback_dir}) above {served.router.warn_ms:.3g} ms"
     err_console.print(
         f"serving {served.model_name}{version} ({served.bundle_dir}) on {server.url}: "
         f"POST /predict, GET /metrics, GET /health; request log: {log_dir or 'off'}",

@@ -57,6 +57,7 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
     from mlbudget.cycle.environment import record_environment
 
     record_environment(cycle, registry, version, decision.winner)
+    fallback = _register_fallback(cycle, registry, decision, moved=status == "promoted")
     registry.set_cycle_status(cycle.state.run_id, status, decision.rationale)
     return {
         "version": version,
@@ -64,7 +65,36 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
         "status": status,
         "previous_version": cycle.state.champion_version,
         "winner": decision.winner,
+        "fallback": fallback,
     }
+
+
+def _register_fallback(cycle: OpenCycle, registry, decision, moved: bool) -> str | None:
+    """Register the decision's fallback once and point alias ``fallback`` at it.
+
+    Without one, the alias is removed only when the champion moved (an old fallback was chosen for the old
+    champion); a kept champion keeps its fallback. Returns the fallback's version, or None.
+    """
+    if cycle.budget.fallback is None or status_is_rollback(cycle):
+        return None
+    if decision.fallback is None:
+        if moved:
+            registry.set_fallback(cycle.budget.name, None)
+        return None
+    candidate = load_candidates(cycle)[decision.fallback]
+    if candidate.is_champion:
+        version = cycle.state.champion_version
+    else:
+        version = registry.register(
+            candidate, cycle.budget, cycle.state.budget_sha256, f"fallback: {decision.fallback_reason}"[:4000],
+            cycle.state.run_id,
+        )  # fmt: skip
+    registry.set_fallback(cycle.budget.name, version)
+    return version
+
+
+def status_is_rollback(cycle: OpenCycle) -> bool:
+    return bool(rolled_back(cycle.layout.root))
 
 
 def estimated_findings(detection_path) -> list[str]:

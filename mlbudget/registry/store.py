@@ -257,6 +257,24 @@ class MlflowRegistry:
             dest = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="mlbudget-champion-"))
             return version, download_bundle(model_name, version, dest, sha)
 
+    def fallback(self, model_name: str, dest_dir: str | Path) -> tuple[str, Path] | None:
+        """Resolve alias ``fallback`` and download its bundle: (version, folder), or None without the alias."""
+        with self._doing(f"downloading the fallback of {model_name}") as client:
+            version = self._versions().aliases(model_name).get(T.FALLBACK)
+            if version is None:
+                return None
+            sha = client.get_model_version(model_name, version).tags.get(T.CONTENT_SHA)
+            return version, download_bundle(model_name, version, Path(dest_dir), sha)
+
+    def set_fallback(self, model_name: str, version: str | None) -> None:
+        """Point alias ``fallback`` at ``version``; None removes it (no candidate can be the fallback)."""
+        with self._doing(f"setting the fallback of {model_name} to version {version}") as client:
+            if version is None:
+                if T.FALLBACK in self._versions().aliases(model_name):
+                    client.delete_registered_model_alias(model_name, T.FALLBACK)
+                return
+            client.set_registered_model_alias(model_name, T.FALLBACK, str(version))
+
     def download_champion(self, model_name: str, dest_dir: str | Path) -> Candidate | None:
         """The champion as a Candidate (``name="champion"``, ``is_champion=True``), or None."""
         from mlbudget.registry.versions import champion_candidate

@@ -17,6 +17,8 @@ from mlbudget.errors import ConfigError
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous-champion"
 CHALLENGER = "challenger"
+FALLBACK = "fallback"
+"""The lighter model ``mlbudget serve`` routes to while the champion is overloaded (``budget.fallback``)."""
 
 BUDGET_NAME = "mlbudget.budget.name"
 BUDGET_VERSION = "mlbudget.budget.version"

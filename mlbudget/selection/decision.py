@@ -27,6 +27,10 @@ class Decision(BaseModel):
     """True when the winner replaces the champion."""
     rationale: str
     verdicts: list[CandidateVerdict]
+    fallback: str | None = None
+    """The candidate to register as alias ``fallback`` (a budget with a ``fallback`` section), or None."""
+    fallback_reason: str = ""
+    """Why it is the fallback, or why none could be."""
     skipped_for_time: list[str] = Field(default_factory=list)
     """Work a time-boxed search did not start because its time ran out (``generate kind@parent``,
     ``benchmark name``, ``finals``); empty when nothing was skipped."""

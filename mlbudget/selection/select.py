@@ -69,7 +69,7 @@ def select_winner(
     Returns:
         The decision with one verdict per candidate and a rationale in words.
     """
-    reports, excluded = _with_finals(reports, finals)
+    reports, excluded = with_finals(reports, finals)
     champion = next((c for c in candidates if c.is_champion), None)
     champ_report = reports.get(champion.name) if champion else None
     verdicts = {c.name: _verdict(c, reports.get(c.name), budget, champ_report) for c in candidates}
@@ -104,7 +104,7 @@ def select_winner(
     return Decision(winner=best.name, promote=True, rationale=why + judge.noise_basis() + left_out, verdicts=ordered)
 
 
-def _with_finals(
+def with_finals(
     reports: dict[str, BenchmarkReport], finals: Finals | None
 ) -> tuple[dict[str, BenchmarkReport], dict[str, str]]:
     if finals is None:

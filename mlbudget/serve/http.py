@@ -21,6 +21,7 @@ from mlbudget.errors import InputError
 from mlbudget.serve.log_writer import LoggedRequest, RequestLogWriter
 from mlbudget.serve.metrics import ServerMetrics
 from mlbudget.serve.predictor import BadRequest, Predictor
+from mlbudget.serve.router import CHAMPION, FALLBACK, FallbackRouter
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """Larger bodies get 413 unread (10,000 rows of a few dozen features fit well inside)."""
@@ -35,14 +36,28 @@ class PredictService:
     """What ``POST /predict`` does, without HTTP: score, time, count, log.
 
     Args:
-        predictor: the loaded model.
+        predictor: the loaded model (the champion).
         metrics: where requests are counted and timed.
         log_writer: where rows are logged; None logs nothing.
+        fallback: a lighter model with the same signature, answered from while ``router`` says so
+            (see :mod:`mlbudget.serve.router`).
+        router: picks champion or fallback per request.
     """
 
-    def __init__(self, predictor: Predictor, metrics: ServerMetrics, log_writer: RequestLogWriter | None = None):
+    def __init__(
+        self,
+        predictor: Predictor,
+        metrics: ServerMetrics,
+        log_writer: RequestLogWriter | None = None,
+        fallback: Predictor | None = None,
+        router: FallbackRouter | None = None,
+    ):
         import psutil
 
+        if (fallback is None) != (router is None):
+            raise ValueError("a fallback model needs a router, and a router a fallback model")
+        self.fallback = fallback
+        self.router = router
         self.predictor = predictor
         self.metrics = metrics
         self.log_writer = log_writer
@@ -63,14 +78,23 @@ class PredictService:
             (HTTP status, JSON body): 200 with predictions (classes as their own type, or regression
             values), 400 for bad input, 500 if the model fails.
         """
+        served_by = self.router.choose() if self.router is not None else CHAMPION
+        predictor = self.fallback if served_by == FALLBACK else self.predictor
         try:
-            rows = self.predictor.parse(body)
-            x = self.predictor.encode(rows)
+            return self._predict(predictor, served_by, body, started_ns, stamp)
+        finally:
+            if self.router is not None:
+                self.router.done(served_by, (time.perf_counter_ns() - started_ns) / 1e6)
+
+    def _predict(self, predictor: Predictor, served_by: str, body: bytes, started_ns: int, stamp: datetime):
+        try:
+            rows = predictor.parse(body)
+            x = predictor.encode(rows)
         except (BadRequest, InputError) as exc:
             return self._failed(400, str(exc), started_ns, stamp)
         encoded_ns = time.perf_counter_ns()
         try:
-            predictions = self.predictor.infer(x)
+            predictions = predictor.infer(x)
         except Exception as exc:  # noqa: BLE001  ORT raises many kinds; the client gets a 500, the server lives
             return self._failed(
                 500, f"model {self.metrics.model} failed: {type(exc).__name__}: {exc}", started_ns, stamp
@@ -79,7 +103,7 @@ class PredictService:
         payload = json.dumps({"predictions": predictions.tolist()}).encode()
         done_ns = time.perf_counter_ns()
         stages = ((encoded_ns - started_ns) / 1e6, (inferred_ns - encoded_ns) / 1e6, (done_ns - inferred_ns) / 1e6)
-        self._record(True, done_ns - started_ns, stamp, stages, rows, predictions)
+        self._record(True, done_ns - started_ns, stamp, stages, rows, predictions, served_by)
         return 200, payload
 
     def _failed(self, code: int, message: str, started_ns: int, stamp: datetime) -> tuple[int, bytes]:
@@ -88,11 +112,16 @@ class PredictService:
         self._record(False, elapsed, stamp, (elapsed / 1e6, 0.0, 0.0), None, None)
         return code, json.dumps({"error": message}).encode()
 
-    def _record(self, ok: bool, elapsed_ns: int, stamp: datetime, stages, rows: list | None, predictions) -> None:
+    def _record(
+        self, ok: bool, elapsed_ns: int, stamp: datetime, stages, rows: list | None, predictions, served_by=None
+    ) -> None:
         self.metrics.observe(ok, elapsed_ns / 1e9, [ms / 1e3 for ms in stages])
+        if ok and self.router is not None:
+            self.metrics.served(served_by, self.router.mode == FALLBACK)
         if self.log_writer is not None:
             status = "ok" if ok else "error"
-            request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, predictions)
+            by = served_by if self.router is not None else None
+            request = LoggedRequest(stamp, elapsed_ns / 1e6, status, stages, self._memory_mb(), rows, predictions, by)
             self.log_writer.append(request)
 
     def features(self) -> dict:
@@ -110,6 +139,8 @@ class PredictService:
     def health(self) -> dict:
         """``/health``: ``ok``, or ``degraded`` while the request log fails to write (with the last error)."""
         health = {"status": "ok", "model": self.metrics.model, "sha256": self.predictor.sha256}
+        if self.router is not None:
+            health["fallback"] = {"sha256": self.fallback.sha256, **self.router.state()}
         writer = self.log_writer
         if writer is not None:
             health["request_log"] = {"failures": writer.failures, "last_error": writer.last_error}

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGES = ("preprocess_ms", "inference_ms", "postprocess_ms")
+SERVED_BY = "served_by"
+"""Column naming the model that answered (``champion`` or ``fallback``), when the server has a fallback."""
 FILE_PATTERN = "requests-*.parquet"
 """Glob of the part files in a log folder."""
 
@@ -57,6 +59,8 @@ class LoggedRequest:
     rows: list[dict[str, Any]] | None = None
     """The scored rows as the client sent them; None for a failed request."""
     predictions: np.ndarray | None = None
+    served_by: str | None = None
+    """``champion`` or ``fallback`` (a server with a fallback); None otherwise."""
 
 
 class RequestLogWriter:
@@ -68,6 +72,7 @@ class RequestLogWriter:
         categorical: which of them hold strings (the rest are float64).
         prediction_dtype: pandas dtype of ``prediction`` and ``label`` (``Int64``, ``string`` or ``float64``;
             :attr:`Predictor.prediction_dtype <mlbudget.serve.predictor.Predictor.prediction_dtype>`).
+        served_by: write the ``served_by`` column (a server with a fallback model).
         flush_rows: write as soon as this many rows are buffered.
         flush_seconds: write at least this often while rows are buffered.
     """
@@ -81,6 +86,7 @@ class RequestLogWriter:
         prediction_dtype: str = "Int64",
         flush_rows: int = 5000,
         flush_seconds: float = 10.0,
+        served_by: bool = False,
     ):
         self.log_dir = Path(log_dir)
         try:
@@ -92,6 +98,7 @@ class RequestLogWriter:
         self.prediction_dtype = prediction_dtype
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
+        self.served_by = served_by
         self.files_written: list[Path] = []
         self.rows_written = 0
         self.failures = 0
@@ -177,7 +184,11 @@ class RequestLogWriter:
             frame[name] = stages[:, i]
         frame[LABEL] = pd.array([None] * len(frame), dtype=self.prediction_dtype)
         frame[MEMORY_COLUMN] = np.repeat([r.memory_mb for r in batch], counts)
-        return frame[[TIMESTAMP, LATENCY, STATUS, *STAGES, *self.columns, PREDICTION, LABEL, MEMORY_COLUMN]]
+        served = []
+        if self.served_by:
+            frame[SERVED_BY] = pd.array(np.repeat([r.served_by for r in batch], counts), dtype="string")
+            served = [SERVED_BY]
+        return frame[[TIMESTAMP, LATENCY, STATUS, *STAGES, *served, *self.columns, PREDICTION, LABEL, MEMORY_COLUMN]]
 
     def _write(self, frame: pd.DataFrame) -> list[Path]:
         self.log_dir.mkdir(parents=True, exist_ok=True)  # removed while serving (log rotation, a clean-up): recreate

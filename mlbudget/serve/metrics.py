@@ -8,6 +8,8 @@
                                                                                histogram, ok requests per stage
     mlbudget_http_errors_total{model=..., code="400"|"404"|"413"|"500"|...}   counter, every 4xx/5xx response
     mlbudget_request_log_failures_total{model=...}                             counter, log batches lost
+    mlbudget_served_total{model=..., served_by="champion"|"fallback"}          counter, ok requests
+    mlbudget_fallback_active{model=...}                                        gauge, 1 while on the fallback
     process_resident_memory_bytes, process_cpu_seconds_total, ...             the process collector
 
 Each server owns its own ``CollectorRegistry`` (not the global one), so several
@@ -34,6 +36,10 @@ STAGES = ("preprocess", "inference", "postprocess")
 
 HTTP_ERRORS_METRIC = "mlbudget_http_errors_total"
 """Counter of 4xx/5xx responses by ``code``, whatever the path."""
+SERVED_METRIC = "mlbudget_served_total"
+"""Counter of successful requests by ``served_by`` (``champion`` or ``fallback``)."""
+FALLBACK_ACTIVE_METRIC = "mlbudget_fallback_active"
+"""Gauge: 1 while the server routes to the fallback model."""
 LOG_FAILURES_METRIC = "mlbudget_request_log_failures_total"
 """Counter of request-log batches that failed to write."""
 
@@ -66,7 +72,14 @@ class ServerMetrics:
     """
 
     def __init__(self, model: str, buckets_s: Iterable[float] | None = None):
-        from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
+        from prometheus_client import (
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            Histogram,
+            PlatformCollector,
+            ProcessCollector,
+        )
 
         self.model = model
         self.registry = CollectorRegistry()
@@ -98,12 +111,29 @@ class ServerMetrics:
             [MODEL_LABEL, "code"],
             registry=self.registry,
         )
+        self._served = Counter(
+            SERVED_METRIC.removesuffix("_total"),
+            "Successful POST /predict requests by the model that answered (champion or fallback).",
+            [MODEL_LABEL, "served_by"],
+            registry=self.registry,
+        )
+        self._fallback_active = Gauge(
+            FALLBACK_ACTIVE_METRIC,
+            "1 while requests are routed to the fallback model, else 0.",
+            [MODEL_LABEL],
+            registry=self.registry,
+        ).labels(model)
         self._log_failures = Counter(
             LOG_FAILURES_METRIC.removesuffix("_total"),
             "Request-log batches that could not be written (their rows are lost).",
             [MODEL_LABEL],
             registry=self.registry,
         ).labels(model)
+
+    def served(self, served_by: str, fallback_active: bool) -> None:
+        """Count one successful request answered by ``served_by``; set whether the fallback is routed to."""
+        self._served.labels(self.model, served_by).inc()
+        self._fallback_active.set(1 if fallback_active else 0)
 
     def http_error(self, code: int) -> None:
         """Count one 4xx/5xx response."""

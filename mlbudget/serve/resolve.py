@@ -3,6 +3,8 @@
 The budget, when given, also names the model (the ``model`` label the alert
 rules select on), sets the ONNX Runtime threads from its hardware profile, and
 adds its latency limits (and warn levels) to the histogram's bucket bounds.
+With a ``fallback`` section, the lighter ``fallback`` model is served beside the
+champion (:mod:`mlbudget.serve.router` routes between them).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlbudget.errors import ConfigError
+from mlbudget.serve.router import RouterSettings
 
 if TYPE_CHECKING:
     from mlbudget.budget.model import Budget, HardwareProfile
@@ -28,6 +31,12 @@ class ServedModel:
     """MLflow model version, when the bundle came from the registry."""
     limits_ms: list[float] = field(default_factory=list)
     """Latency limits and warn levels of the budget, in ms (extra histogram bounds)."""
+    fallback_dir: Path | None = None
+    """The fallback bundle (``--fallback-bundle``, or the registry's ``fallback`` alias), when the budget has a
+    ``fallback`` section."""
+    fallback_version: str | None = None
+    router: RouterSettings | None = None
+    """How requests are routed between champion and fallback (from the budget's ``fallback`` section)."""
 
 
 def resolve_model(
@@ -37,6 +46,8 @@ def resolve_model(
     model_name: str | None = None,
     tracking_uri: str | None = None,
     download_dir: Path | None = None,
+    fallback_bundle: Path | None = None,
+    use_fallback: bool = True,
 ) -> ServedModel:
     """The model to serve.
 
@@ -47,6 +58,9 @@ def resolve_model(
         model_name: the ``model`` label; default the budget's name, else the bundle folder's name.
         tracking_uri: MLflow tracking URI (needed without ``bundle``).
         download_dir: where the champion is downloaded (needed without ``bundle``).
+        fallback_bundle: the fallback's bundle folder; default, with a budget's ``fallback`` section and no
+            ``bundle``, the registry's ``fallback`` alias (served without one when the alias is not set).
+        use_fallback: False serves the champion alone.
 
     Returns:
         The resolved model.
@@ -63,13 +77,39 @@ def resolve_model(
     if bundle is None:
         bundle, version = _download_champion(budget, budget_path, tracking_uri, download_dir)
     name = model_name or (budget.name if budget is not None else Path(bundle).resolve().name)
+    fallback_dir, fallback_version = _fallback(budget, fallback_bundle, use_fallback, bundle, version, tracking_uri,
+                                               download_dir)  # fmt: skip
     return ServedModel(
         bundle_dir=Path(bundle),
         model_name=name,
         hardware=budget.hardware if budget is not None else None,
         version=version,
         limits_ms=limit_bounds_ms(budget) if budget is not None else [],
+        fallback_dir=fallback_dir,
+        fallback_version=fallback_version,
+        router=RouterSettings.from_budget(budget) if fallback_dir is not None else None,
     )
+
+
+def _fallback(budget, fallback_bundle, use_fallback, bundle, champion_version, tracking_uri, download_dir):
+    """(fallback folder, version) or (None, None)."""
+    if not use_fallback:
+        return None, None
+    if fallback_bundle is not None:
+        if budget is None or budget.fallback is None:
+            raise ConfigError(
+                "--fallback-bundle needs --budget with a `fallback` section (it says when to route to the fallback)"
+            )
+        return Path(fallback_bundle), None
+    if budget is None or budget.fallback is None or champion_version is None:
+        return None, None  # a bundle given by hand: its fallback must be given by hand too
+    from mlbudget.registry.store import MlflowRegistry
+
+    found = MlflowRegistry(tracking_uri).fallback(budget.name, Path(download_dir) / "fallback")
+    if found is None or found[0] == champion_version:
+        return None, None
+    version, path = found
+    return path, version
 
 
 def _load(budget_path: Path | None) -> Budget | None:

@@ -135,3 +135,41 @@ def test_repetitions_merge_to_the_median_and_stay_estimated_if_any_was():
     merged = merge_reports([_with_energy(base, 1.0, "rapl"), _with_energy(base, 3.0), _with_energy(base, 2.0, "rapl")])
     assert merged.energy.mj_per_inference == 2.0 and merged.energy.source == "estimated"
     assert merged.energy.inferences == 3000
+
+
+class _FakeNvml:
+    """Stands in for pynvml: this machine has no NVIDIA GPU or driver, so NVML cannot run here."""
+
+    def __init__(self):
+        self.mj = 1_000_000
+
+    def nvmlInit(self):  # noqa: N802  (pynvml's names)
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):  # noqa: N802
+        return ("gpu", index)
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):  # noqa: N802
+        self.mj += 2_500  # 2.5 J between readings
+        return self.mj
+
+
+def test_a_gpu_provider_reads_the_gpus_energy_from_nvml(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml())
+    meter = EnergyMeter(tdp_watts=100.0, root=tmp_path, gpu=True)
+    assert meter.source == "nvml"
+    meter.start()
+    figure = meter.figure(inferences=1000)
+    assert figure.source == "nvml" and figure.joules == pytest.approx(2.5)
+    assert figure.mj_per_inference == pytest.approx(2.5) and figure.label == "2.5 mJ (NVML, GPU)"
+    assert EnergyMeter(tdp_watts=100.0, root=tmp_path).source == "estimated"  # a CPU provider: no NVML
+
+
+def test_without_pynvml_a_gpu_provider_falls_back_to_the_cpu_figures(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
+    meter = EnergyMeter(tdp_watts=100.0, root=tmp_path, gpu=True)
+    assert meter.nvml is None and meter.source == "estimated"

@@ -38,3 +38,37 @@ def demo_bundle(tmp_path_factory) -> Path:
 # Foreign models of the adoption tests (session fixtures): a skl2onnx pipeline with a string column, and a
 # GradientBoostingRegressor on a 2-D float input.
 from tests.adoption.conftest import gbr, sk_pipeline  # noqa: E402, F401
+
+
+def make_deep_mlp_bundle(root: Path, hidden: int, layers: int, seed: int = 0) -> Path:
+    """A bundle over the demo columns whose cost is set by ``hidden`` and ``layers``: 33 -> hidden ->
+    (hidden x hidden) x layers -> 4, input ``input``, output ``logits`` (the same signature at every size)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    shapes = [(33, hidden), *[(hidden, hidden)] * layers, (hidden, 4)]
+    nodes, inits, current = [], [], "input"
+    for i, (fan_in, fan_out) in enumerate(shapes):
+        w = rng.normal(0, 1 / np.sqrt(fan_in), (fan_in, fan_out)).astype(np.float32)
+        b = np.zeros(fan_out, dtype=np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        out = "logits" if i == len(shapes) - 1 else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [current, f"w{i}", f"b{i}"], [out]))
+        if out != "logits":
+            nodes.append(helper.make_node("Relu", [out], [f"{out}r"]))
+            current = f"{out}r"
+    graph = helper.make_graph(
+        nodes,
+        "deep_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 33])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 4])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, str(root / "model.onnx"))
+    demo_spec().save(root / "features.json")
+    return root
