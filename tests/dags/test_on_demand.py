@@ -115,6 +115,11 @@ def test_cycle_registers_a_version_with_budget_tags(first, tracking_uri):
     assert tags["mlbudget.budget.name"] == MODEL
     assert tags["mlbudget.budget.version"] == budget.version
     assert tags["mlbudget.budget.sha256"] == budget_hash(budget)
+    # The DAG's select and register tasks checked and stored the environment each version was measured in.
+    import onnxruntime
+
+    for version in ("1", "2"):
+        assert json.loads(versions[version]["mlbudget.environment"])["ort_version"] == onnxruntime.__version__
 
 
 def test_cycle_run_carries_the_trigger_in_its_audit_tags(first, tracking_uri):
