@@ -84,26 +84,14 @@ def check_stages(frame: pd.DataFrame, budget: Budget) -> list[Finding]:
     findings = []
     for stage, caps in budget.limits.stages.items():
         column, kind = f"{stage}{STAGE_SUFFIX}", f"{stage}_latency"
-        if column not in frame.columns:
-            findings.append(
-                Finding(
-                    kind=kind,
-                    status="info",
-                    metric=f"{stage}:latency_ms",
-                    message=f"the window has no {column} column: the {stage} stage's caps cannot be checked",
-                )
+        values = _ok_values(frame, column) if column in frame.columns else None
+        if values is None or len(values) == 0:
+            why = (
+                f"the window has no {column} column: the {stage} stage's caps cannot be checked"
+                if values is None
+                else f"no successful requests with a {column} value in the window"
             )
-            continue
-        values = _ok_values(frame, column)
-        if len(values) == 0:
-            findings.append(
-                Finding(
-                    kind=kind,
-                    status="info",
-                    metric=f"{stage}:latency_ms",
-                    message=f"no successful requests with a {column} value in the window",
-                )
-            )
+            findings.append(Finding(kind=kind, status="info", metric=f"{stage}:latency_ms", message=why))
             continue
         findings += percentile_findings(
             values, caps.items(), budget.warn_margin, kind=kind, label="production window", stage=stage

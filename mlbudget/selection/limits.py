@@ -74,35 +74,33 @@ def _energy_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
 
 def _latency_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
     latency = budget.limits.latency
-    if not latency.items():
-        return []
-    level = report.level(latency.concurrency)
-    if level is None:
-        return [f"latency not measured at concurrency {latency.concurrency} (the latency limits apply there)"]
-    out = []
-    for percentile, limit in latency.items():
-        actual = getattr(level, f"{percentile}_ms")
-        if actual > limit + _EPS:
-            a, b = compared(actual, limit)
-            out.append(f"{percentile} {a} ms > {b} ms at concurrency {latency.concurrency}")
-    return out
+    missing = f"latency not measured at concurrency {latency.concurrency} (the latency limits apply there)"
+    return _cap_breaches(report, latency, latency.concurrency, "", missing)
 
 
 def _inference_stage_breaches(report: BenchmarkReport, budget: Budget) -> list[str]:
     """``limits.stages.inference`` against the benchmark (which times the model call: that stage)."""
     caps = budget.limits.stages.get("inference")
-    if caps is None or not caps.items():
+    if caps is None:
         return []
     concurrency = budget.limits.latency.concurrency
+    missing = f"inference stage latency not measured at concurrency {concurrency}"
+    return _cap_breaches(report, caps, concurrency, "inference stage ", missing)
+
+
+def _cap_breaches(report: BenchmarkReport, caps, concurrency: int, prefix: str, missing: str) -> list[str]:
+    """One line per percentile cap of ``caps`` that the benchmark at ``concurrency`` breaks."""
+    if not caps.items():
+        return []
     level = report.level(concurrency)
     if level is None:
-        return [f"inference stage latency not measured at concurrency {concurrency}"]
+        return [missing]
     out = []
     for percentile, limit in caps.items():
         actual = getattr(level, f"{percentile}_ms")
         if actual > limit + _EPS:
             a, b = compared(actual, limit)
-            out.append(f"inference stage {percentile} {a} ms > {b} ms at concurrency {concurrency}")
+            out.append(f"{prefix}{percentile} {a} ms > {b} ms at concurrency {concurrency}")
     return out
 
 

@@ -3,7 +3,7 @@ server's per-stage histograms, routed by policy per stage, and the inference cap
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from mlbudget.errors import InputError
 from mlbudget.policy import make_plan
 from mlbudget.serve.resolve import limit_bounds_ms
 from mlbudget.sources.metrics_summary import LatencyHistogram, StageHistogram, WindowMetrics
+from tests.detection.summaries import summary
 
 END = datetime(2026, 5, 2, tzinfo=UTC)
 
@@ -102,21 +103,7 @@ def _histogram(values: np.ndarray, bounds: list[float]) -> LatencyHistogram:
 
 
 def _summary(stages: dict[str, StageHistogram]) -> WindowMetrics:
-    whole = _histogram(np.full(100, 3.0), [1.0, 5.0, 10.0])
-    return WindowMetrics(
-        source="prometheus",
-        url="http://prom:9090",
-        selector='{model="m"}',
-        start=END - timedelta(hours=2),
-        end=END,
-        step_s=900,
-        bucket_s=900,
-        requests=100,
-        errors=0,
-        latency=whole,
-        percentiles={"p95": 4.8},
-        stages=stages,
-    )
+    return summary(stages=stages)
 
 
 def test_stage_histograms_are_judged_honestly_about_their_buckets():

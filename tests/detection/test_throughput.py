@@ -12,7 +12,8 @@ from mlbudget.detection.budget_checks import check_budget, check_throughput
 from mlbudget.detection.findings import DetectionReport, DriftReport
 from mlbudget.detection.metrics_checks import check_metrics
 from mlbudget.policy import make_plan
-from mlbudget.sources.metrics_summary import LatencyHistogram, WindowMetrics
+from mlbudget.sources.metrics_summary import WindowMetrics
+from tests.detection.summaries import summary
 
 END = datetime(2026, 5, 2, tzinfo=UTC)
 
@@ -95,20 +96,7 @@ def test_a_window_shorter_than_a_bucket_or_without_timestamps_says_nothing():
 
 
 def _summary(rates: list[float]) -> WindowMetrics:
-    return WindowMetrics(
-        source="prometheus",
-        url="http://prom:9090",
-        selector='{model="m"}',
-        start=END - timedelta(hours=2),
-        end=END,
-        step_s=900,
-        bucket_s=900,
-        requests=1000,
-        errors=0,
-        latency=LatencyHistogram(bounds_ms=[1.0, 5.0], cumulative=[0, 1000, 1000]),
-        percentiles={"p95": 4.8},
-        throughput_rps=rates,
-    )
+    return summary(throughput_rps=rates)
 
 
 def test_prometheus_rates_are_judged_the_same_way_and_plan_compression():
