@@ -77,9 +77,10 @@ def _register_fallback(cycle: OpenCycle, registry, decision, moved: bool) -> str
     """
     if cycle.budget.fallback is None or status_is_rollback(cycle):
         return None
+    ledger = {"budget_sha256": cycle.state.budget_sha256, "run_id": cycle.ctx.airflow_run_id}
     if decision.fallback is None:
         if moved:
-            registry.set_fallback(cycle.budget.name, None)
+            registry.set_fallback(cycle.budget.name, None, f"the champion moved; {decision.fallback_reason}", **ledger)
         return None
     candidate = load_candidates(cycle)[decision.fallback]
     if candidate.is_champion:
@@ -89,7 +90,7 @@ def _register_fallback(cycle: OpenCycle, registry, decision, moved: bool) -> str
             candidate, cycle.budget, cycle.state.budget_sha256, f"fallback: {decision.fallback_reason}"[:4000],
             cycle.state.run_id,
         )  # fmt: skip
-    registry.set_fallback(cycle.budget.name, version)
+    registry.set_fallback(cycle.budget.name, version, decision.fallback_reason, **ledger)
     return version
 
 

@@ -42,7 +42,7 @@ MAX_REASON = 4000
 MAX_ENTRY_BYTES = 20_000
 """An entry (with its budget diff) must stay far below MLflow's 100,000-character tag limit."""
 
-Action = Literal["promote", "rollback", "approve", "reject", "adopt", "budget_change"]
+Action = Literal["promote", "rollback", "approve", "reject", "adopt", "budget_change", "fallback"]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
 
@@ -54,9 +54,10 @@ class LedgerEntry(BaseModel):
     action: Action
     """What happened."""
     version: str | None
-    """The version that is champion after the action (the version decided on, for a rejection)."""
+    """The version that is champion after the action (the version decided on, for a rejection; the fallback
+    version, or None when the alias was removed, for ``fallback``)."""
     previous: str | None = None
-    """The champion before the action."""
+    """The champion (for ``fallback``: the fallback) before the action."""
     reason: str = Field(max_length=MAX_REASON)
     """Why, in words."""
     budget_sha256: str | None = None

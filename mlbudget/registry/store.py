@@ -266,14 +266,39 @@ class MlflowRegistry:
             sha = client.get_model_version(model_name, version).tags.get(T.CONTENT_SHA)
             return version, download_bundle(model_name, version, Path(dest_dir), sha)
 
-    def set_fallback(self, model_name: str, version: str | None) -> None:
-        """Point alias ``fallback`` at ``version``; None removes it (no candidate can be the fallback)."""
+    def set_fallback(
+        self, model_name: str, version: str | None, reason: str, *, budget_sha256: str | None = None, **fields: Any
+    ) -> bool:
+        """Point alias ``fallback`` at ``version`` (None removes it) and write a ``fallback`` ledger entry.
+
+        Nothing is written when the alias already is where it should be, so a re-run adds no entry.
+
+        Returns:
+            True when the alias moved.
+        """
+        from mlbudget.registry.ledger import append_entry, make_entry
+
         with self._doing(f"setting the fallback of {model_name} to version {version}") as client:
+            before = self._versions().aliases(model_name).get(T.FALLBACK)
+            if before == (None if version is None else str(version)):
+                return False
             if version is None:
-                if T.FALLBACK in self._versions().aliases(model_name):
-                    client.delete_registered_model_alias(model_name, T.FALLBACK)
-                return
-            client.set_registered_model_alias(model_name, T.FALLBACK, str(version))
+                client.delete_registered_model_alias(model_name, T.FALLBACK)
+            else:
+                client.set_registered_model_alias(model_name, T.FALLBACK, str(version))
+            entry = make_entry(
+                "fallback",
+                version,
+                before,
+                reason[:1000],
+                budget_sha256,
+                None,
+                aliases_before={T.FALLBACK: before} if before else {},
+                aliases_after={T.FALLBACK: None if version is None else str(version)},
+                **fields,
+            )
+            append_entry(client, model_name, entry)
+            return True
 
     def download_champion(self, model_name: str, dest_dir: str | Path) -> Candidate | None:
         """The champion as a Candidate (``name="champion"``, ``is_champion=True``), or None."""

@@ -79,9 +79,15 @@ def test_the_int8_candidate_becomes_the_fallback_and_is_served_beside_the_champi
     assert aliases["champion"] == adopted.version and aliases["fallback"] != adopted.version
     assert read_json(Path(outcome.cycle_dir) / "registry.json")["fallback"] == aliases["fallback"]
 
+    entries = [e for e in registry.ledger("wide-mlp") if e["action"] == "fallback"]
+    assert len(entries) == 1 and entries[0]["version"] == aliases["fallback"] and entries[0]["previous"] is None
+    assert entries[0]["reason"] == decision["fallback_reason"] and entries[0]["budget_sha256"]
+
     again = run_cycle(ctx)  # a re-run converges: the same cycle, the same version, no new one
     assert again.cycle_dir == outcome.cycle_dir
     assert {k: str(v) for k, v in client.get_registered_model("wide-mlp").aliases.items()} == aliases
+    assert registry.set_fallback("wide-mlp", aliases["fallback"], "the same again") is False  # already there
+    assert [e for e in registry.ledger("wide-mlp") if e["action"] == "fallback"] == entries  # no second entry
 
     served = resolve_model(None, budget_path, tracking_uri=uri, download_dir=tmp_path / "serve")
     assert served.version == adopted.version and served.fallback_version == aliases["fallback"]
