@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint schema bench clean prometheus chromium
+.PHONY: help install demo test test-fast lint schema bench clean prometheus chromium redis
 
 help:
 	@echo "make demo   - install, then run one full cycle on the demo model (state in .mlbudget/)"
@@ -50,7 +50,14 @@ chromium:
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ) || \
 		echo "chromium not installed: the report's browser test will skip"
 
-test: $(STAMP) prometheus chromium
+# The Celery scale-out test needs a Redis broker: Debian's redis-server, installed the same way.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+		( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null ) || \
+		echo "redis-server not installed: the Celery scale-out test will skip"
+
+test: $(STAMP) prometheus chromium redis
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
