@@ -45,6 +45,11 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds:g}s"
 
 
+def format_duration_s(seconds: float) -> str:
+    """:func:`format_duration` of a number of seconds: ``900`` -> ``"15m"``."""
+    return format_duration(timedelta(seconds=seconds))
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),

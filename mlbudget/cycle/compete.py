@@ -364,15 +364,13 @@ def select(cycle_dir: str) -> dict[str, Any]:
     if not cycle.layout.decision.exists():
         check_environment(cycle)  # before deciding: environment.json says whether the machine changed
         finals(cycle_dir)
-        reports = load_reports(cycle)
+        reports, measured = load_reports(cycle), load_finals(cycle)
         candidates = [c for n, c in load_candidates(cycle).items() if n in reports]
-        decision = select_winner(candidates, reports, cycle.budget, finals=load_finals(cycle))
+        decision = select_winner(candidates, reports, cycle.budget, finals=measured)
         if cycle.budget.fallback is not None:
             from mlbudget.selection.fallback import pick_fallback
-            from mlbudget.selection.select import with_finals
 
-            measured, _ = with_finals(reports, load_finals(cycle))
-            choice = pick_fallback(candidates, measured, cycle.budget, decision, load_finals(cycle))
+            choice = pick_fallback(candidates, reports, cycle.budget, decision, measured)
             decision = decision.model_copy(update={"fallback": choice.name, "fallback_reason": choice.reason})
         write_json(cycle.layout.decision, _with_search(cycle, decision))
     decision = read_model(cycle.layout.decision, Decision)

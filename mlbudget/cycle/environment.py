@@ -51,8 +51,9 @@ def check_environment(cycle: OpenCycle) -> EnvironmentCheck:
     path = cycle.layout.root / ENVIRONMENT_FILE
     if path.exists():
         return read_model(path, EnvironmentCheck)
-    write_json(path, _check(cycle))
-    return read_model(path, EnvironmentCheck)
+    check = _check(cycle)
+    write_json(path, check)
+    return check
 
 
 def _check(cycle: OpenCycle) -> EnvironmentCheck:

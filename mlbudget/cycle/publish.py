@@ -57,7 +57,7 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
     from mlbudget.cycle.environment import record_environment
 
     record_environment(cycle, registry, version, decision.winner)
-    fallback = _register_fallback(cycle, registry, decision, moved=status == "promoted")
+    fallback = _register_fallback(cycle, registry, decision, status)
     registry.set_cycle_status(cycle.state.run_id, status, decision.rationale)
     return {
         "version": version,
@@ -69,17 +69,17 @@ def _publish(cycle: OpenCycle) -> dict[str, Any]:
     }
 
 
-def _register_fallback(cycle: OpenCycle, registry, decision, moved: bool) -> str | None:
-    """Register the decision's fallback once and point alias ``fallback`` at it.
+def _register_fallback(cycle: OpenCycle, registry, decision, status: str) -> str | None:
+    """Register the decision's fallback once and point alias ``fallback`` at it (not after a rollback).
 
     Without one, the alias is removed only when the champion moved (an old fallback was chosen for the old
     champion); a kept champion keeps its fallback. Returns the fallback's version, or None.
     """
-    if cycle.budget.fallback is None or status_is_rollback(cycle):
+    if cycle.budget.fallback is None or status == "rolled_back":
         return None
     ledger = {"budget_sha256": cycle.state.budget_sha256, "run_id": cycle.ctx.airflow_run_id}
     if decision.fallback is None:
-        if moved:
+        if status == "promoted":
             registry.set_fallback(cycle.budget.name, None, f"the champion moved; {decision.fallback_reason}", **ledger)
         return None
     candidate = load_candidates(cycle)[decision.fallback]
@@ -92,10 +92,6 @@ def _register_fallback(cycle: OpenCycle, registry, decision, moved: bool) -> str
         )  # fmt: skip
     registry.set_fallback(cycle.budget.name, version, decision.fallback_reason, **ledger)
     return version
-
-
-def status_is_rollback(cycle: OpenCycle) -> bool:
-    return bool(rolled_back(cycle.layout.root))
 
 
 def estimated_findings(detection_path) -> list[str]:

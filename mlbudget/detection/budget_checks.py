@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mlbudget.budget.durations import format_duration
+from mlbudget.budget.durations import format_duration, format_duration_s
 from mlbudget.budget.model import Budget
 from mlbudget.detection.findings import Finding, Status
 from mlbudget.errors import InputError
@@ -423,13 +423,6 @@ def throughput_findings(rates_rps: Sequence[float], step_s: float, budget: Budge
             details=details,
         )
     ]
-
-
-def format_duration_s(seconds: float) -> str:
-    """``900`` -> ``15m`` (the budget's duration form)."""
-    from datetime import timedelta
-
-    return format_duration(timedelta(seconds=seconds))
 
 
 def check_budget(

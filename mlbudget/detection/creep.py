@@ -63,7 +63,6 @@ def detect_latency_creep(
                 )
             ]
         baseline = float(np.percentile(latency[(times < start + rule.baseline).to_numpy()], q))
-        samples = 0
     else:
         shifted, values = _seasonal_values(times, latency, baseline_rows, interval)
         if values.size == 0:
@@ -96,6 +95,32 @@ def detect_latency_creep(
                     "cannot compare every recent bucket with its own",
                 )
             ]
+    seasonal = {}
+    if interval is not None:
+        seasonal = {
+            "baseline": rule.baseline,
+            "baseline_interval": [interval[0].isoformat(), interval[1].isoformat()],
+            "baseline_samples": samples,
+            "baseline_bucket_ms": baselines,
+        }
+    return [creep_finding(rule, buckets, baselines, baseline, format_duration(rule.bucket), seasonal)]
+
+
+def creep_finding(
+    rule: LatencyCreepRule,
+    buckets: list[float],
+    baselines: list[float],
+    baseline_ms: float,
+    width: str,
+    extra: dict | None = None,
+    note: str = "",
+) -> Finding:
+    """The ``latency_creep`` verdict on the recent buckets' percentiles against their baselines (one each).
+
+    Creep is sustained when the *smallest* increase passes ``rule.increase``; the message quotes that
+    bucket. ``baseline_ms`` is the baseline span's own percentile; ``extra`` adds details (a seasonal
+    baseline's); ``note`` ends the message's bracket (e.g. ``; prometheus histogram``).
+    """
     increases = [v / b - 1 if b > 0 else 0.0 for v, b in zip(buckets, baselines)]
     sustained = min(increases)
     status = "violation" if sustained > rule.increase else "ok"
@@ -105,28 +130,17 @@ def detect_latency_creep(
     change, threshold = _percents(sustained, rule.increase)
     message = (
         f"{rule.percentile} {change} over {rule.baseline_text()} ({now} ms vs {then} ms) in every "
-        f"{format_duration(rule.bucket)} bucket of the last {format_duration(rule.sustained_for)} "
-        f"({relation} {threshold})"
+        f"{width} bucket of the last {format_duration(rule.sustained_for)} ({relation} {threshold}{note})"
     )
-    details = {"baseline_ms": baseline, "bucket_ms": buckets, "bucket_increase": increases}
-    if interval is not None:
-        details |= {
-            "baseline": rule.baseline,
-            "baseline_interval": [interval[0].isoformat(), interval[1].isoformat()],
-            "baseline_samples": samples,
-            "baseline_bucket_ms": baselines,
-        }
-    return [
-        Finding(
-            kind="latency_creep",
-            status=status,
-            metric=metric,
-            actual=sustained,
-            limit=rule.increase,
-            message=message,
-            details=details,
-        )
-    ]
+    return Finding(
+        kind="latency_creep",
+        status=status,
+        metric=f"{rule.percentile}_increase",
+        actual=sustained,
+        limit=rule.increase,
+        message=message,
+        details={"baseline_ms": baseline_ms, "bucket_ms": buckets, "bucket_increase": increases, **(extra or {})},
+    )
 
 
 def _seasonal_values(

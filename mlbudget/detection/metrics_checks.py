@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
-from mlbudget.budget.durations import format_duration
+from mlbudget.budget.durations import format_duration, format_duration_s
 from mlbudget.budget.model import Budget, LatencyCreepRule
-from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status, format_duration_s, throughput_findings
+from mlbudget.detection.budget_checks import MIN_SAMPLES, cap_status, throughput_findings
+from mlbudget.detection.creep import creep_finding
 from mlbudget.detection.findings import Finding
 from mlbudget.numbers import compared, compared_percent
 from mlbudget.sources.metrics_summary import LatencyHistogram, WindowMetrics
@@ -186,33 +187,9 @@ def creep_from_metrics(metrics: WindowMetrics, rule: LatencyCreepRule) -> list[F
                     "recent bucket with its own",
                 )
             ]
-    increases = [v / b - 1 if b > 0 else 0.0 for v, b in zip(values, baselines)]
-    sustained = min(increases)
-    status = "violation" if sustained > rule.increase else "ok"
-    relation = ">" if status == "violation" else "<="
-    least = increases.index(sustained)
-    now, then = compared(values[least], baselines[least])
-    change, threshold = compared(sustained * 100.0, rule.increase * 100.0, 0)
-    message = (
-        f"{rule.percentile} {'+' if float(change) > 0 else ''}{change}% over {rule.baseline_text()} "
-        f"({now} ms vs {then} ms) in "
-        f"every {width} bucket of the last {format_duration(rule.sustained_for)} ({relation} +{threshold}%; "
-        f"{metrics.source} histogram)"
-    )
-    details = {"baseline_ms": baseline, "bucket_ms": values, "bucket_increase": increases}
-    if rule.seasonal_offset is not None:
-        details |= {"baseline": rule.baseline, "baseline_bucket_ms": baselines}
-    return [
-        Finding(
-            kind="latency_creep",
-            status=status,
-            metric=metric,
-            actual=sustained,
-            limit=rule.increase,
-            message=message,
-            details=details,
-        )
-    ]
+    seasonal = {"baseline": rule.baseline, "baseline_bucket_ms": baselines} if rule.seasonal_offset else {}
+    note = f"; {metrics.source} histogram"
+    return [creep_finding(rule, values, baselines, baseline, width, seasonal, note)]
 
 
 def _info(metric: str, message: str) -> Finding:

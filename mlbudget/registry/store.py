@@ -249,22 +249,21 @@ class MlflowRegistry:
         import tempfile
 
         self.recover_moves(model_name)
-        with self._doing(f"downloading the champion of {model_name}") as client:
-            version = self._versions().aliases(model_name).get(T.CHAMPION)
-            if version is None:
-                return None
-            sha = client.get_model_version(model_name, version).tags.get(T.CONTENT_SHA)
-            dest = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="mlbudget-champion-"))
-            return version, download_bundle(model_name, version, dest, sha)
+        dest = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="mlbudget-champion-"))
+        return self._download_alias(model_name, T.CHAMPION, dest)
 
     def fallback(self, model_name: str, dest_dir: str | Path) -> tuple[str, Path] | None:
         """Resolve alias ``fallback`` and download its bundle: (version, folder), or None without the alias."""
-        with self._doing(f"downloading the fallback of {model_name}") as client:
-            version = self._versions().aliases(model_name).get(T.FALLBACK)
+        return self._download_alias(model_name, T.FALLBACK, Path(dest_dir))
+
+    def _download_alias(self, model_name: str, alias: str, dest: Path) -> tuple[str, Path] | None:
+        """(version, bundle folder) of the version ``alias`` points at, its content hash checked; None without it."""
+        with self._doing(f"downloading the {alias} of {model_name}") as client:
+            version = self._versions().aliases(model_name).get(alias)
             if version is None:
                 return None
             sha = client.get_model_version(model_name, version).tags.get(T.CONTENT_SHA)
-            return version, download_bundle(model_name, version, Path(dest_dir), sha)
+            return version, download_bundle(model_name, version, dest, sha)
 
     def set_fallback(
         self, model_name: str, version: str | None, reason: str, *, budget_sha256: str | None = None, **fields: Any

@@ -28,6 +28,7 @@ from mlbudget.candidates.base import Candidate
 from mlbudget.selection.decision import Decision
 from mlbudget.selection.finals import Finals, Measure, beats, tie_break_key
 from mlbudget.selection.limits import check_limits
+from mlbudget.selection.select import with_finals
 
 
 class FallbackChoice(BaseModel):
@@ -49,7 +50,7 @@ def pick_fallback(
 
     Args:
         candidates: every candidate of the cycle, the champion included.
-        reports: benchmark reports by name (the finals' re-measured figures where there are any).
+        reports: benchmark reports by name (the finals' re-measured figures replace them where there are any).
         budget: the budget, with a ``fallback`` section.
         decision: the cycle's decision.
         finals: the finals, whose medians and intervals judge speed beyond noise where the promotion objective
@@ -57,6 +58,7 @@ def pick_fallback(
     """
     policy = budget.fallback
     assert policy is not None  # callers check
+    reports, _ = with_finals(reports, finals)
     champion = next((c.name for c in candidates if c.is_champion), None)
     automatic = budget.promotion.auto_promote and budget.promotion.approval == "none"
     reference = decision.winner if decision.promote and automatic else champion

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, SecretStr
 
 from mlbudget.budget.durations import Duration
-from mlbudget.budget.model import CreepBaseline
+from mlbudget.budget.model import SEASONAL_OFFSETS, CreepBaseline
 from mlbudget.errors import ConfigError, InputError
 from mlbudget.sources.base import MetricsSource, SourceConfig, check_interval
 from mlbudget.sources.metrics_summary import BucketPercentiles, LatencyHistogram, StageHistogram, WindowMetrics
@@ -235,7 +235,11 @@ class _Reader:
         for series in self.client.query(expr, self.end):
             value = sample_value(series["value"])
             by_le[float(series["metric"]["le"])] = value or 0.0
-        if not by_le or float("inf") not in by_le:
+        return self._from_buckets(by_le)
+
+    def _from_buckets(self, by_le: dict[float, float]) -> LatencyHistogram | None:
+        """The histogram of cumulative counts by ``le`` bound (in the metric's unit); None without +Inf."""
+        if float("inf") not in by_le:
             return None
         bounds = sorted(b for b in by_le if b != float("inf"))
         return LatencyHistogram(
@@ -260,13 +264,9 @@ class _Reader:
                     quantiles[stage][p] = value * self.unit_ms if value is not None else None
         stages = {}
         for stage, by_le in by_stage.items():
-            if float("inf") not in by_le or by_le[float("inf")] <= 0:
-                continue
-            bounds = sorted(b for b in by_le if b != float("inf"))
-            histogram = LatencyHistogram(
-                bounds_ms=[b * self.unit_ms for b in bounds], cumulative=[by_le[b] for b in [*bounds, float("inf")]]
-            )
-            stages[stage] = StageHistogram(latency=histogram, percentiles=quantiles[stage])
+            histogram = self._from_buckets(by_le)
+            if histogram is not None and histogram.total > 0:
+                stages[stage] = StageHistogram(latency=histogram, percentiles=quantiles[stage])
         return stages
 
     def _quantile_at(self, q: float, window: timedelta, at: datetime, fn: str = "increase") -> float | None:
@@ -276,8 +276,6 @@ class _Reader:
     def _baseline(self) -> tuple[dict[str, float | None], float | None]:
         baseline = self.config.baseline
         if isinstance(baseline, str):  # the recent span, one day or one week earlier
-            from mlbudget.budget.model import SEASONAL_OFFSETS
-
             span = self.config.sustained_for or self.bucket
             at = self.end - SEASONAL_OFFSETS[baseline]
             values = {p: self._quantile_at(q, span, at, "rate") for p, q in QUANTILES.items()}
@@ -309,8 +307,6 @@ class _Reader:
         """For a ``same_hour_*`` baseline: the recent span's buckets one day / one week earlier."""
         if not isinstance(self.config.baseline, str):
             return []
-        from mlbudget.budget.model import SEASONAL_OFFSETS
-
         span = self.config.sustained_for or self.bucket
         count = max(int(span / self.bucket), 1)
         return self._buckets(SEASONAL_OFFSETS[self.config.baseline], count)

@@ -176,13 +176,39 @@ def stack() -> Iterator[Stack]:
     (home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
     _budgets(home / "budgets")
     env = {
+        **airflow_env(home, database, api_port, mlflow_port),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT": f"http://127.0.0.1:{prom_port}",
+        "MLBUDGET_ALERT_POLL_S": "2",
+        "MLBUDGET_PARTITION_POLL_S": "2",
+    }
+    stack = Stack(home=home, env=env, api=f"http://127.0.0.1:{api_port}", mlflow=f"http://127.0.0.1:{mlflow_port}")
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    try:
+        start_airflow(stack, mlflow_port)
+        stack.start("triggerer", "airflow", "triggerer")  # runs the AssetWatchers (partitions, alerts)
+        if PROMETHEUS:
+            config = _prometheus_rules(home)
+            stack.start(
+                "prometheus",
+                PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={home / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn",
+            )  # fmt: skip
+        wait_ready(stack)
+        yield stack
+    finally:
+        tear_down(stack, admin, database)
+
+
+def airflow_env(home: Path, database: str, api_port: int, mlflow_port: int) -> dict[str, str]:
+    """The settings every process of a loopback stack shares (the executor is the caller's)."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLBUDGET_", "MLFLOW_"))},
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -195,55 +221,49 @@ def stack() -> Iterator[Stack]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW_CONN_MLFLOW_DEFAULT": f"mlflow://127.0.0.1:{mlflow_port}",
-        "AIRFLOW_CONN_PROMETHEUS_DEFAULT": f"http://127.0.0.1:{prom_port}",
-        "MLBUDGET_ALERT_POLL_S": "2",
-        "MLBUDGET_PARTITION_POLL_S": "2",
         "MLBUDGET_CONFIG_DIR": str(home / "budgets"),
         "MLBUDGET_WORKDIR": str(home / "work"),
         "MLBUDGET_FAST": "1",
     }
-    stack = Stack(home=home, env=env, api=f"http://127.0.0.1:{api_port}", mlflow=f"http://127.0.0.1:{mlflow_port}")
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
-    try:
-        stack.start(
-            "mlflow",
-            "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-            "--artifacts-destination", str(home / "mlartifacts"),
-        )  # fmt: skip
-        migrate = subprocess.run(
-            [str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
-        stack.start("api-server", "airflow", "api-server")
-        stack.start("dag-processor", "airflow", "dag-processor")
-        stack.start("scheduler", "airflow", "scheduler")
-        stack.start("triggerer", "airflow", "triggerer")  # runs the AssetWatchers (partitions, alerts)
-        if PROMETHEUS:
-            config = _prometheus_rules(home)
-            stack.start(
-                "prometheus",
-                PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={home / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn",
-            )  # fmt: skip
-        _wait("the api-server", lambda: requests.get(f"{stack.api}/api/v2/monitor/health", timeout=5).ok, stack, 180)
-        _wait("the MLflow server", lambda: requests.get(f"{stack.mlflow}/health", timeout=5).ok, stack, 180)
-        yield stack
-    finally:
-        stack.stop()
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        admin.close()
-        if os.environ.get("MLBUDGET_E2E_KEEP"):
-            print(f"e2e logs kept in {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def api(stack) -> requests.Session:
-    """A session authenticated with a JWT from ``POST /auth/token``."""
+def start_airflow(stack: Stack, mlflow_port: int) -> None:
+    """The MLflow server, ``airflow db migrate``, then the api-server, the dag-processor and the scheduler."""
+    home = stack.home
+    stack.start(
+        "mlflow",
+        "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "mlartifacts"),
+    )  # fmt: skip
+    migrate = subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"], env=stack.env, capture_output=True, text=True, timeout=300
+    )
+    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+    for name in ("api-server", "dag-processor", "scheduler"):
+        stack.start(name, "airflow", name)
+
+
+def wait_ready(stack: Stack) -> None:
+    _wait("the api-server", lambda: requests.get(f"{stack.api}/api/v2/monitor/health", timeout=5).ok, stack, 180)
+    _wait("the MLflow server", lambda: requests.get(f"{stack.mlflow}/health", timeout=5).ok, stack, 180)
+
+
+def tear_down(stack: Stack, admin, database: str) -> None:
+    """Stop every process, drop the database, and remove the home (kept with ``MLBUDGET_E2E_KEEP=1``)."""
+    stack.stop()
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+        cur.execute(f'DROP DATABASE IF EXISTS "{database}"')
+    admin.close()
+    if os.environ.get("MLBUDGET_E2E_KEEP"):
+        print(f"e2e logs kept in {stack.home}")
+    else:
+        shutil.rmtree(stack.home, ignore_errors=True)
+
+
+def authenticated(stack: Stack) -> requests.Session:
+    """A session authenticated with a JWT from ``POST /auth/token``, and the registry pool created."""
     reply = requests.post(f"{stack.api}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30)
     assert reply.status_code in (200, 201), reply.text
     session = requests.Session()
@@ -252,6 +272,12 @@ def api(stack) -> requests.Session:
     pool = session.post(f"{stack.api}/api/v2/pools", json={"name": REGISTRY_POOL, "slots": 1}, timeout=30)
     assert pool.status_code in (200, 201), pool.text
     return session
+
+
+@pytest.fixture(scope="module")
+def api(stack) -> requests.Session:
+    """A session authenticated with a JWT from ``POST /auth/token``."""
+    return authenticated(stack)
 
 
 def _demo_champion(budget: Path, stack: Stack) -> str | None:

@@ -18,19 +18,29 @@ Skipped without PostgreSQL on 127.0.0.1:5432 or without ``redis-server``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
-from tests.e2e.test_airflow_e2e import BIN, PASSWORD, ROOT, USER, Stack, _free_port, _postgres_or_skip, _wait
+from tests.e2e.test_airflow_e2e import (
+    PASSWORD,
+    ROOT,
+    USER,
+    Stack,
+    _free_port,
+    _postgres_or_skip,
+    _wait,
+    airflow_env,
+    authenticated,
+    start_airflow,
+    tear_down,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -70,89 +80,38 @@ def celery_stack() -> Iterator[Stack]:
     (home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
     (home / "e2e_worker_name.py").write_text(HOSTNAME_MODULE)
     _budgets(home / "budgets")
-    sql = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLBUDGET_", "MLFLOW_"))},
+        **airflow_env(home, database, api_port, mlflow_port),
         "PYTHONPATH": str(home),
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "e2e_worker_name.name",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
         "AIRFLOW__CELERY__DEFAULT_QUEUE": "default",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW_CONN_MLFLOW_DEFAULT": f"mlflow://127.0.0.1:{mlflow_port}",
-        "MLBUDGET_CONFIG_DIR": str(home / "budgets"),
-        "MLBUDGET_WORKDIR": str(home / "work"),
-        "MLBUDGET_FAST": "1",
     }
     stack = Stack(home=home, env=env, api=f"http://127.0.0.1:{api_port}", mlflow=f"http://127.0.0.1:{mlflow_port}")
     admin.cursor().execute(f'CREATE DATABASE "{database}"')
     try:
         redis_args = ["--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         stack.start("redis", REDIS, *redis_args)
-        stack.start(
-            "mlflow",
-            "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-            "--artifacts-destination", str(home / "mlartifacts"),
-        )  # fmt: skip
-        migrate = subprocess.run(
-            [str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
-        stack.start("api-server", "airflow", "api-server")
-        stack.start("dag-processor", "airflow", "dag-processor")
-        stack.start("scheduler", "airflow", "scheduler")
+        start_airflow(stack, mlflow_port)
         for name, queues in WORKERS.items():
             stack.env = {**env, "E2E_WORKER_NAME": name}
             stack.start(name, "airflow", "celery", "worker", "--queues", queues, "--concurrency", "1",
                         "--celery-hostname", f"{name}@%h")  # fmt: skip
         stack.env = env
-        _wait("the api-server", lambda: requests.get(f"{stack.api}/api/v2/monitor/health", timeout=5).ok, stack, 180)
-        _wait("the MLflow server", lambda: requests.get(f"{stack.mlflow}/health", timeout=5).ok, stack, 180)
+        wait_ready(stack)
         yield stack
     finally:
-        stack.stop()
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        admin.close()
-        if os.environ.get("MLBUDGET_E2E_KEEP"):
-            print(f"e2e logs kept in {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-
-
-def _api(stack: Stack) -> requests.Session:
-    reply = requests.post(f"{stack.api}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30)
-    assert reply.status_code in (200, 201), reply.text
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
-    pool = session.post(f"{stack.api}/api/v2/pools", json={"name": "mlbudget_registry", "slots": 1}, timeout=30)
-    assert pool.status_code in (200, 201), pool.text
-    return session
+        tear_down(stack, admin, database)
 
 
 def test_each_budgets_benchmarks_run_on_the_worker_of_its_hardware_queue(celery_stack):
     from mlbudget.demo.champion import ensure_demo_champion
 
     stack = celery_stack
-    api = _api(stack)
+    api = authenticated(stack)
     base = f"{stack.api}/api/v2/dags/mlbudget_on_demand"
     _wait("the dag-processor to serialize mlbudget_on_demand", lambda: api.get(base, timeout=10).ok, stack, 180)
     assert api.patch(base, json={"is_paused": False}, timeout=30).ok
