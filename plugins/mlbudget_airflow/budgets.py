@@ -41,9 +41,9 @@ class BudgetEntry:
     on_alerts: bool = False
     """``triggers.alerts``: run when one of the budget's cycle alerts fires in Prometheus."""
     request_log: str | None = None
+    """Path or URL (may be a glob) of the budget's ``request_log`` rows source, if it has one."""
     approval: bool = False
     """``promotion.approval: required``: a person approves each promotion (the DAG gets the approval tasks)."""
-    """Path or URL (may be a glob) of the budget's ``request_log`` rows source, if it has one."""
 
 
 def config_dir(dags_dir: str | Path) -> Path:
