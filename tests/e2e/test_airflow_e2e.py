@@ -406,8 +406,11 @@ def _finish_after_answer(stack: Stack, api: requests.Session, base: str, run_id:
         if detail.get("response_received") is False and len(asked_again) < 2:
             ti = api.get(f"{base}/dagRuns/{run_id}/taskInstances/approve_promotion", timeout=30).json()
             if ti["state"] == "awaiting_input":
+                # What the failed try's archived request (HITLDetailHistory) holds, for the record.
+                earlier = api.get(f"{hitl}/tries/{ti['try_number'] - 1}", timeout=30)
+                kept = earlier.json().get("response_received") if earlier.ok else earlier.status_code
                 again = api.patch(hitl, json=answer, timeout=30)
-                asked_again.append({"try": ti["try_number"], "status": again.status_code})
+                asked_again.append({"try": ti["try_number"], "status": again.status_code, "earlier_answered": kept})
         return None
 
     answered = time.monotonic()
