@@ -135,14 +135,32 @@ def test_against_the_champion_a_significant_regression_fails(gate_models, champi
 
 
 @pytest.mark.slow
-def test_against_the_champion_noise_passes(gate_models, champion_store, tmp_path):
-    """A byte-identical copy of the champion: whatever the medians say, within the noise band it passes."""
-    uri, budget = champion_store
+def test_against_the_champion_noise_passes(gate_models, tmp_path):
+    """A byte-identical copy of the champion: whatever the medians say, within the noise band it passes.
+
+    The champion is the deep MLP (a few hundred microseconds per call). The fast MLP's ~25 us calls sit at
+    the per-call floor, where a copy once measured 13% slower than itself with the rounds' interquartile
+    ranges apart (a few microseconds of fixed cost): that is a limit of resolution, not of this rule.
+    """
+    from mlbudget.adoption import adopt_model
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    budget = load_budget(write_budget(tmp_path / "budget.yaml", name="gated-deep", latency={"p95_ms": 50.0}))
+    adopt_model(budget, gate_models.slow, gate_models.reference, tracking_uri=uri)
     copy = tmp_path / "copy.onnx"
-    copy.write_bytes(gate_models.fast.read_bytes())
+    copy.write_bytes(gate_models.slow.read_bytes())
     same = run_gate(budget, copy, gate_models.reference, tracking_uri=uri, rounds=3, fast=True)
     assert same.champion is not None and not same.champion.regression and same.passed, same.champion.text
-    assert same.report.accuracy == 1.0
+    # Scored on the reference rows (labelled by the fast MLP): the deep MLP's own agreement with them.
+    import numpy as np
+    import onnxruntime as ort
+    import pandas as pd
+
+    frame = pd.read_parquet(gate_models.reference)
+    x = frame.drop(columns="label").to_numpy(np.float32)
+    session = ort.InferenceSession(str(gate_models.slow), providers=["CPUExecutionProvider"])
+    agreement = float((session.run(None, {"input": x})[0].argmax(axis=1) == frame["label"].to_numpy()).mean())
+    assert same.report.accuracy == pytest.approx(agreement)
 
 
 @pytest.mark.slow
