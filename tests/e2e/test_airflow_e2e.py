@@ -448,15 +448,7 @@ def test_on_demand_run_through_the_rest_api_registers_a_version(stack, api):
     reply = api.post(f"{base}/dagRuns", json={"logical_date": "2026-11-01T00:00:00Z", "conf": conf}, timeout=30)
     assert reply.status_code == 200, reply.text
     run_id = reply.json()["dag_run_id"]
-
-    def finished():
-        state = api.get(f"{base}/dagRuns/{run_id}", timeout=30).json()["state"]
-        return state if state in ("success", "failed") else None
-
-    try:
-        state = _wait(f"dag run {run_id}", finished, stack, RUN_TIMEOUT_S, interval=3)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\ntasks: {_task_states(stack, api, run_id)}\n{stack.tail('scheduler')}") from None
+    state = _finished(stack, api, base, run_id)
     states = _task_states(stack, api, run_id)
     assert state == "success", f"{states}\n{stack.tail('scheduler')}"
     assert states["benchmark[champion]"] == "success"  # one budget, one queue: no routing branch
