@@ -51,7 +51,8 @@ def test_codes_index_the_dictionary_with_minus_one_for_null(array, labels):
     assert [codes.dictionary[c] if c >= 0 else None for c in codes.codes] == labels
 
 
-def test_a_parquet_file_read_in_batches_equals_the_whole_table(tmp_path):
+@pytest.mark.parametrize("form", ["parquet", "csv", "frame"])
+def test_a_column_read_in_batches_equals_the_whole_column(tmp_path, form):
     rng = np.random.default_rng(3)
     values = rng.normal(size=10_000)
     values[rng.random(10_000) < 0.1] = np.nan
@@ -62,12 +63,29 @@ def test_a_parquet_file_read_in_batches_equals_the_whole_table(tmp_path):
             "c": pa.array(rng.choice(["p", "q", None], 10_000)),
         }
     )
-    pq.write_table(table, tmp_path / "t.parquet", row_group_size=3_000)
-    batches = list(TableSource(tmp_path / "t.parquet").batches(["x", "n"], ["c"], batch_rows=1_024))
-    np.testing.assert_array_equal(np.concatenate([b["x"] for b in batches]), values)
-    np.testing.assert_array_equal(np.concatenate([b["n"] for b in batches]), table["n"].to_numpy().astype(float))
-    labels = [b["c"].dictionary[c] if c >= 0 else None for b in batches for c in b["c"].codes]
+    if form == "parquet":
+        data = tmp_path / "t.parquet"
+        pq.write_table(table, data, row_group_size=3_000)  # batches cross no row group: 3 of 1,024 rows and one of 952
+    elif form == "csv":
+        data = tmp_path / "t.csv"
+        table.to_pandas().to_csv(data, index=False)
+    else:
+        data = table.to_pandas()
+    source = TableSource(data)
+    x = list(source.column_batches("x", True, batch_rows=1_024))
+    assert max(len(b) for b in x) <= 1_024
+    np.testing.assert_array_equal(np.concatenate(x), values)
+    n = np.concatenate(list(source.column_batches("n", True, batch_rows=1_024)))
+    np.testing.assert_array_equal(n, table["n"].to_numpy().astype(float))
+    c = list(source.column_batches("c", False, batch_rows=1_024))
+    labels = [b.dictionary[code] if code >= 0 else None for b in c for code in b.codes]
     assert labels == table["c"].to_pylist()
+
+
+def test_a_missing_column_is_named(tmp_path):
+    pq.write_table(pa.table({"x": [1.0]}), tmp_path / "t.parquet")
+    with pytest.raises(Exception, match=r"t.parquet lacks columns: y"):
+        next(TableSource(tmp_path / "t.parquet").column_batches("y", True))
 
 
 def test_drift_on_parquet_files_never_imports_pandas_or_scipy(tmp_path):

@@ -1,14 +1,12 @@
-"""One pass of counting per table: columns in parallel, record batch by record batch.
+"""Counting per table: columns in parallel, each worker thread reading and counting its own column.
 
-A reference is profiled in at most two passes: the first counts the categorical
-columns, keeps a uniform sample of about ``LAYOUT_SAMPLE_ROWS`` rows of the
-numeric ones to decide their bins, and (up to ``IN_MEMORY_BYTES`` of numeric
-values) keeps their record batches to count them; the second pass, needed only
-above that size, counts the numeric values into the bins. A window profiled
-``like`` a reference takes one pass. Memory is bounded by the batch size, the
-sample and ``IN_MEMORY_BYTES``, not by the table's rows.
-
-The next record batch is read while the worker threads count the current one.
+A worker reads one column at a time in record batches (pyarrow decodes it without
+the GIL) and counts it. A window profiled ``like`` a reference takes one pass per
+column. A reference's numeric column takes one pass while it fits in its share of
+``IN_MEMORY_BYTES``: its values are kept while a uniform sample of about
+``LAYOUT_SAMPLE_ROWS`` rows decides its bins, then counted; a longer column is
+read again to count it. Memory is bounded by the batch size, the sample and
+``IN_MEMORY_BYTES``, not by the table's rows.
 """
 
 from __future__ import annotations
@@ -26,11 +24,9 @@ from mlbudget.errors import InputError
 LAYOUT_SAMPLE_ROWS = 100_000
 """Numeric bins are decided from all values up to this many rows, else from a uniform sample of about
 this size (the grid's bins then hold 0.1 % +- 0.01 % of the rows; every row is still counted)."""
-IN_MEMORY_BYTES = 96 * 2**20
-"""Up to this many bytes of numeric values (8 per value: 250,000 rows x 48 columns) the reference's values
-stay in memory between deciding the bins and counting (one pass over the file); above, a second pass
-counts them (memory bounded by the batch size). Measured at 1M x 40: keeping the 320 MB saved 0.2 s of
-user CPU and cost 0.6 to 1.7 s of system CPU in page faults, so larger tables are read twice."""
+IN_MEMORY_BYTES = 256 * 2**20
+"""Numeric values a reference's columns may keep in memory at once, shared by the worker threads (8 bytes
+a value: 16M rows per column on 2 cores). A column within its share is read once; a longer one twice."""
 SAMPLE_SEED = 20240601
 """Seed of the layout sample (the same table always gets the same bins)."""
 MOMENT_BOUND = 1e150
@@ -166,15 +162,23 @@ def profile_source(
     threads: int | None,
 ) -> ReferenceProfile:
     """Profile ``source``'s columns (see :func:`~mlbudget.detection.drift.profile.build_profile`)."""
-    workers = max(1, min(threads or os.cpu_count() or 1, len(numeric) + len(categorical)))
+    names = [*numeric, *categorical]
+    source.check_columns(names)
+    counters = _counters_like(like, numeric, categorical) if like is not None else None
+    workers = max(1, min(threads or os.cpu_count() or 1, len(names)))
+    sample = sample_rows(source.rows)
+    column_bytes = max(IN_MEMORY_BYTES // workers, 1)
+
+    def profile(name: str):
+        if counters is not None:
+            return _count_column(counters[name], source, name, batch_rows)
+        if name in categorical:
+            return _count_column(CategoricalCounter(name, "reference"), source, name, batch_rows)
+        return _profile_numeric(source, name, sample, batch_rows, source.rows * 8 <= column_bytes)
+
     with ThreadPoolExecutor(workers) as pool:
-        if like is not None:
-            counters = _counters_like(like, numeric, categorical)
-            _count(pool, counters, source.batches(numeric, categorical, batch_rows))
-        else:
-            counters = _profile_new(pool, source, numeric, categorical, batch_rows)
-        columns = dict(zip(counters, pool.map(lambda c: c.result(), counters.values())))
-    return ReferenceProfile(rows=source.rows, columns={n: columns[n] for n in [*numeric, *categorical]})
+        columns = dict(zip(names, pool.map(profile, names)))
+    return ReferenceProfile(rows=source.rows, columns=columns)
 
 
 def _counters_like(like: ReferenceProfile, numeric: list[str], categorical: list[str]) -> dict:
@@ -200,62 +204,61 @@ def _counters_like(like: ReferenceProfile, numeric: list[str], categorical: list
     return counters
 
 
-def _in_parallel(pool: ThreadPoolExecutor, work, batches) -> None:
-    """``work(name, values)`` for every column of every batch, the next batch read while this one is counted."""
-    pending: list = []
-    for batch in batches:  # the generator reads the next batch while the pool works on this one
-        for future in pending:
-            future.result()
-        pending = [pool.submit(work, name, values) for name, values in batch.items()]
-    for future in pending:
-        future.result()
+def sample_rows(rows: int) -> np.ndarray | None:
+    """Sorted indices of a uniform sample of about ``LAYOUT_SAMPLE_ROWS`` of ``rows`` (None: every row).
 
-
-def _count(pool: ThreadPoolExecutor, counters: dict, batches) -> None:
-    _in_parallel(pool, lambda name, values: counters[name].add(values), batches)
-
-
-def _profile_new(pool: ThreadPoolExecutor, source: TableSource, numeric, categorical, batch_rows) -> dict:
-    in_memory = source.rows * len(numeric) * 8 <= IN_MEMORY_BYTES
-    rate = min(1.0, LAYOUT_SAMPLE_ROWS / max(source.rows, 1))
+    Each row is in the sample with the same chance, independently (the gaps between
+    sampled rows are geometric), drawn from a fixed seed: the same table always gets
+    the same bins, and every numeric column is sampled at the same rows.
+    """
+    rate = LAYOUT_SAMPLE_ROWS / max(rows, 1)
+    if rate >= 1.0:
+        return None
     rng = np.random.default_rng(SAMPLE_SEED)
-    kept: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
-    samples: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
-    counters: dict = {n: CategoricalCounter(n, "reference") for n in categorical}
+    positions = np.cumsum(rng.geometric(rate, size=int(LAYOUT_SAMPLE_ROWS * 1.1) + 100)) - 1
+    while positions[-1] < rows:  # rare: the draws fell short of the end
+        more = np.cumsum(rng.geometric(rate, size=LAYOUT_SAMPLE_ROWS // 10 + 100)) + positions[-1]
+        positions = np.concatenate([positions, more])
+    return positions[positions < rows]
 
-    def keep(name, item):
-        values, rows = item
-        if name not in kept:
-            counters[name].add(values)
-            return
-        if in_memory:
-            kept[name].append(values)
-        sampled = values if rows is None else values[rows]
-        samples[name].append(sampled[np.isfinite(sampled)])
 
-    def sampled_batches():
-        for batch in source.batches(numeric, categorical, batch_rows):
-            size = len(batch[numeric[0]]) if numeric else 0
-            # One uniform row sample for every column, drawn in batch order (the same table, the same bins).
-            rows = rng.random(size) < rate if rate < 1.0 else None
-            yield {name: (values, rows) for name, values in batch.items()}
+def _count_column(counter, source: TableSource, name: str, batch_rows: int):
+    numeric = isinstance(counter, NumericCounter)
+    for values in source.column_batches(name, numeric, batch_rows):
+        counter.add(values)
+    return counter.result()
 
-    _in_parallel(pool, keep, sampled_batches())
 
-    def layout(name: str) -> NumericCounter:
-        sample = np.concatenate(samples[name]) if samples[name] else np.empty(0)
-        samples[name] = []
-        if not len(sample) and kept[name]:
-            sample = np.concatenate([v[np.isfinite(v)] for v in kept[name]])
-        if not len(sample):
-            raise InputError(f"reference column {name!r} has no non-null values")
-        counter = NumericCounter(name, numeric_layout(np.sort(sample)), "reference")
-        for values in kept[name]:
-            counter.add(values)
-        kept[name] = []
-        return counter
-
-    counters |= dict(zip(numeric, pool.map(layout, numeric)))
-    if not in_memory and numeric:
-        _count(pool, {n: counters[n] for n in numeric}, source.batches(numeric, [], batch_rows))
-    return counters
+def _profile_numeric(
+    source: TableSource, name: str, sample: np.ndarray | None, batch_rows: int, keep: bool
+) -> NumericColumnProfile:
+    """Decide a numeric column's bins from its sample, then count every row: the kept batches, or a second pass."""
+    kept: list[np.ndarray] = []
+    picked: list[np.ndarray] = []
+    offset = 0
+    for values in source.column_batches(name, True, batch_rows):
+        if keep:
+            kept.append(values)
+        if sample is None:
+            chosen = values
+        else:
+            lo, hi = np.searchsorted(sample, (offset, offset + len(values)))
+            chosen = values[sample[lo:hi] - offset]
+        picked.append(chosen[np.isfinite(chosen)])
+        offset += len(values)
+    ordered = np.sort(np.concatenate(picked)) if picked else np.empty(0)
+    if not len(ordered) and kept:  # the sample missed every non-null value: decide from all of them
+        ordered = np.sort(np.concatenate([v[np.isfinite(v)] for v in kept]))
+    if not len(ordered) and not keep:
+        ordered = np.sort(
+            np.concatenate([v[np.isfinite(v)] for v in source.column_batches(name, True, batch_rows)] or [[]])
+        )
+    if not len(ordered):
+        raise InputError(f"reference column {name!r} has no non-null values")
+    counter = NumericCounter(name, numeric_layout(ordered), "reference")
+    del picked, ordered
+    if keep:
+        while kept:
+            counter.add(kept.pop(0))
+        return counter.result()
+    return _count_column(counter, source, name, batch_rows)

@@ -1,6 +1,7 @@
 """Read feature columns in record batches: Parquet and CSV through pyarrow, or a data frame.
 
-Only the needed columns are read (projection). Numeric columns come out as
+Only the needed columns are read (projection), one column at a time, so that
+each worker thread reads and counts its own columns. Numeric columns come out as
 float64 arrays with NaN for nulls (zero-copy where pyarrow allows it);
 categorical columns as integer codes into a small dictionary of strings (-1 for
 null), straight from Parquet's dictionary encoding: no Python object per value.
@@ -30,9 +31,6 @@ class Codes:
 
     codes: np.ndarray
     dictionary: list[str]
-
-
-Batch = dict[str, "np.ndarray | Codes"]
 
 
 class TableSource:
@@ -65,9 +63,9 @@ class TableSource:
             else:
                 import pyarrow.parquet as pq
 
-                meta = pq.read_metadata(self.path)
-                self._schema = meta.schema.to_arrow_schema()
-                self.num_rows = meta.num_rows
+                self._meta = pq.read_metadata(self.path)
+                self._schema = self._meta.schema.to_arrow_schema()
+                self.num_rows = self._meta.num_rows
         except Exception as exc:  # pyarrow raises many types for a bad file
             raise InputError(
                 f"{self.path}: not a readable {self.suffix[1:]} table ({type(exc).__name__}: {exc})"
@@ -113,24 +111,33 @@ class TableSource:
             (numeric if is_number else categorical).append(name)
         return numeric, categorical
 
-    def batches(self, numeric: list[str], categorical: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
-        """Record batches of the named columns only.
-
-        Raises:
-            InputError: a column is missing, or a numeric column holds non-numbers.
-        """
-        missing = [c for c in [*numeric, *categorical] if c not in self.columns]
+    def check_columns(self, names: list[str]) -> None:
+        """Raises:
+        InputError: a named column is missing."""
+        missing = [c for c in names if c not in self.columns]
         if missing:
             raise InputError(f"{self.path or 'data'} lacks columns: {', '.join(missing)}")
+
+    def column_batches(self, name: str, numeric: bool, batch_rows: int = BATCH_ROWS) -> Iterator[np.ndarray | Codes]:
+        """One column in batches of at most ``batch_rows`` values, in row order.
+
+        Numeric columns come out as float64 with NaN for nulls, categorical ones as
+        :class:`Codes`. A Parquet file is opened anew for each call, so several
+        threads can each read their own column at once (pyarrow decodes without the GIL).
+
+        Raises:
+            InputError: the column is missing, a numeric column holds non-numbers, or the file is unreadable.
+        """
+        self.check_columns([name])
         if self.frame is not None:
-            yield from self._frame_batches(numeric, categorical, batch_rows)
+            column = self.frame[name]
+            for start in range(0, max(len(column), 1), batch_rows):
+                part = column.iloc[start : start + batch_rows]
+                yield frame_numbers(part, name) if numeric else frame_codes(part)
             return
         try:
-            for record_batch in self._arrow_batches([*numeric, *categorical], categorical, batch_rows):
-                yield {
-                    **{n: arrow_numbers(record_batch.column(n), n) for n in numeric},
-                    **{n: arrow_codes(record_batch.column(n)) for n in categorical},
-                }
+            for array in self._arrow_arrays(name, numeric, batch_rows):
+                yield arrow_numbers(array, name) if numeric else arrow_codes(array)
         except InputError:
             raise
         except Exception as exc:  # pyarrow raises many types for a bad file
@@ -138,26 +145,20 @@ class TableSource:
                 f"{self.path}: not a readable {self.suffix[1:]} table ({type(exc).__name__}: {exc})"
             ) from exc
 
-    def _arrow_batches(self, names: list[str], categorical: list[str], batch_rows: int):
+    def _arrow_arrays(self, name: str, numeric: bool, batch_rows: int):
         if self._table is not None:
-            yield from self._table.select(names).to_batches(max_chunksize=batch_rows)
+            for chunk in self._table.column(name).chunks:
+                for start in range(0, len(chunk), batch_rows):
+                    yield chunk.slice(start, batch_rows)
             return
         import pyarrow.parquet as pq
 
-        strings = [n for n in categorical if _is_string(self._schema.field(n).type)]
+        strings = [] if numeric or not _is_string(self._schema.field(name).type) else [name]
         # No pre-buffering: it keeps the I/O of every row group read so far (RSS grows with the file).
-        parquet = pq.ParquetFile(self.path, read_dictionary=strings, pre_buffer=False)
-        # Decoded on the calling thread: pyarrow's own threads cost ~1.5x the CPU, and the counting threads
-        # already keep the cores busy while the next batch is read.
-        yield from parquet.iter_batches(batch_size=batch_rows, columns=names, use_threads=False)
-
-    def _frame_batches(self, numeric: list[str], categorical: list[str], batch_rows: int) -> Iterator[Batch]:
-        frame = self.frame
-        for start in range(0, max(len(frame), 1), batch_rows):
-            part = frame.iloc[start : start + batch_rows]
-            batch: Batch = {n: frame_numbers(part[n], n) for n in numeric}
-            batch |= {n: frame_codes(part[n]) for n in categorical}
-            yield batch
+        # One column at a time, decoded page by page: memory is the batch's, whatever the row groups' size.
+        parquet = pq.ParquetFile(self.path, metadata=self._meta, read_dictionary=strings, pre_buffer=False)
+        for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=[name], use_threads=False):
+            yield record_batch.column(0)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
