@@ -5,7 +5,10 @@ and sets ``plugin_kind``. Every non-abstract subclass registers itself under
 its ``name`` (snake_case, derived from the class name when not given). A
 duplicate name is an error; an unknown name raises an error listing the known
 ones. Third parties add plug-ins through the ``mlbudget.plugins`` entry-point
-group: loading the entry point imports the module, which registers the class.
+group: loading the entry point imports the module, which registers the class. The
+entry points are loaded when a name is not registered yet, or when every
+plug-in of a kind is listed: looking up a built-in name never scans the
+installed packages (~50 ms) nor imports a third party's module.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class Plugin:
         Raises:
             UnknownPluginError: no plug-in of this kind has that name.
         """
+        if name in cls._registry:  # a built-in or already-loaded plug-in: no scan of the installed packages
+            return cls._registry[name]  # type: ignore[return-value]
         known = cls.registered()
         if name not in known:
             raise UnknownPluginError(

@@ -32,6 +32,19 @@ def test_unknown_name_lists_known_ones():
         Widget.lookup("blue")
 
 
+def test_entry_points_load_only_for_a_name_not_registered_yet(monkeypatch):
+    import mlbudget.plugin as plugin
+
+    scans: list[str] = []
+    monkeypatch.setattr(plugin, "_entry_points_loaded", False)
+    monkeypatch.setattr(plugin, "entry_points", lambda group: scans.append(group) or [])
+    assert Widget.lookup("red") is RedWidget
+    assert scans == []  # a registered name: no scan of the installed packages
+    with pytest.raises(UnknownPluginError):
+        Widget.lookup("blue")
+    assert scans == [plugin.ENTRY_POINT_GROUP]
+
+
 def test_duplicate_name_is_an_error():
     with pytest.raises(ConfigError, match=r"duplicate widget name 'red'"):
 
