@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlbudget.detection.drift import build_profile
-from mlbudget.detection.drift.binning import DISCRETE_MAX_VALUES, HEAVY_SHARE, BinIndexer, numeric_layout
+from mlbudget.detection.drift.binning import DISCRETE_MAX_VALUES, HEAVY_SHARE, BinIndexer, _edges_below, numeric_layout
 from mlbudget.detection.drift.profile import ReferenceProfile, bin_counts, profile_reference
 from mlbudget.errors import InputError
 
@@ -131,6 +131,13 @@ def test_bin_indexer_equals_searchsorted():
         edges = np.unique(np.quantile(values, np.linspace(0, 1, 1001)))
         current = np.concatenate([values * 1.1 + 0.01, edges, np.nextafter(edges, np.inf), [-1e300, 1e300]])
         assert np.array_equal(BinIndexer(edges).index(current), np.searchsorted(edges, current, side="left"))
+
+
+def test_edges_below_sorted_keys_equals_searchsorted():
+    rng = np.random.default_rng(7)
+    edges = np.unique(rng.normal(0, 1, 1_000))
+    keys = np.sort(np.concatenate([rng.normal(0, 1.5, 70_000), edges, np.nextafter(edges, -np.inf), [-np.inf, np.inf]]))
+    assert np.array_equal(_edges_below(edges, keys), np.searchsorted(edges, keys, side="left"))
 
 
 def test_bin_indexer_resolves_values_on_and_beside_edges_like_searchsorted():
