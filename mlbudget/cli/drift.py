@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from mlbudget.cli.common import EXIT_FINDINGS, EXIT_OK, JSON_OPTION, emit_json, handle_errors, out_console
+from mlbudget.cli import common
+from mlbudget.cli.common import EXIT_FINDINGS, EXIT_OK, JSON_OPTION, emit_json, handle_errors, single_threaded_blas
 from mlbudget.errors import InputError
 
 
@@ -106,6 +107,7 @@ def drift_command(
     are skipped unless --columns names them. Exit 0: no drift (borderline
     features are warnings); 1: drift; 2: bad input.
     """
+    single_threaded_blas()  # before numpy's import
     from mlbudget.detection.drift import detect_drift
     from mlbudget.detection.drift.reading import TableSource, limit_malloc_arenas
 
@@ -138,6 +140,6 @@ def _print_table(report) -> None:
         table.add_row(
             r.feature, r.kind, r.method, f"{r.statistic:.4f}", noise, f"{r.min_effect:g}", p_value, style[r.status]
         )
-    out_console.print(table)
+    common.out_console.print(table)
     verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
-    out_console.print(f"{report.drifted_share:.0%} of features drifted: {verdict}")
+    common.out_console.print(f"{report.drifted_share:.0%} of features drifted: {verdict}")

@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from mlbudget.cli.common import JSON_OPTION, emit_json, handle_errors, out_console
+from mlbudget.cli import common
+from mlbudget.cli.common import JSON_OPTION, emit_json, handle_errors, single_threaded_blas
 from mlbudget.errors import InputError
 
 
@@ -32,6 +33,7 @@ def profile_command(
     category counts. Request-log columns (timestamp, status, *_ms, prediction, label,
     request_id) are skipped unless --columns names them.
     """
+    single_threaded_blas()  # before numpy's import
     from mlbudget.detection.drift.profile import build_profile
     from mlbudget.detection.drift.reading import TableSource, limit_malloc_arenas
     from mlbudget.detection.drift.run import feature_columns
@@ -81,4 +83,4 @@ def _print_summary(summary: dict) -> None:
         table.add_column(header, justify="right" if header == "bins" else "left")
     for name, column in summary["columns"].items():
         table.add_row(name, column["kind"], str(column["bins"]), column["reason"] or column["binning"])
-    out_console.print(table)
+    common.out_console.print(table)
