@@ -133,6 +133,34 @@ def test_bin_indexer_equals_searchsorted():
         assert np.array_equal(BinIndexer(edges).index(current), np.searchsorted(edges, current, side="left"))
 
 
+@pytest.mark.parametrize("step", [1.0, 0.5, 0.25])
+def test_values_on_a_lattice_are_indexed_like_searchsorted(step):
+    """Integer-valued columns (and halves, quarters) sit on their edges: the lattice table indexes them."""
+    rng = np.random.default_rng(9)
+    ages = np.round(rng.normal(40, 12, 100_000) / step) * step
+    counts = np.where(rng.random(100_000) < 0.3, 0.0, rng.poisson(7, 100_000) * step)  # a heavy 0 in its own bin
+    for values in (ages, counts):
+        layout = numeric_layout(np.sort(values))
+        for edges in (layout.grid, layout.edges):
+            indexer = BinIndexer(edges)
+            if len(edges) >= 8:
+                assert indexer.lattice is not None and indexer.lattice.scale == 1 / step
+            beyond = np.array([values.min() - step, values.max() + step, -1e300, 1e300, -np.inf, np.inf])
+            on_lattice = np.concatenate([values, beyond, edges[np.floor(edges / step) * step == edges]])
+            np.testing.assert_array_equal(indexer.index(on_lattice), np.searchsorted(edges, on_lattice, side="left"))
+            # A few values off the lattice go through the search; many send the batch to the buckets.
+            for share in (0.01, 0.5):
+                mixed = np.where(rng.random(len(values)) < share, values + step * rng.random(len(values)), values)
+                mixed = np.concatenate([mixed, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+                np.testing.assert_array_equal(indexer.index(mixed), np.searchsorted(edges, mixed, side="left"))
+
+
+def test_continuous_and_wide_integer_columns_get_no_lattice():
+    rng = np.random.default_rng(10)
+    for values in (rng.normal(0, 1, 50_000), rng.integers(0, 10**9, 50_000) * 1.0):
+        assert BinIndexer(numeric_layout(np.sort(values)).grid).lattice is None
+
+
 def test_edges_below_sorted_keys_equals_searchsorted():
     rng = np.random.default_rng(7)
     edges = np.unique(rng.normal(0, 1, 1_000))

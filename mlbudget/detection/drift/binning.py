@@ -93,6 +93,10 @@ def lower_quantiles(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 NEAR_EDGES = 2
+OFF_LATTICE_FALLBACK = 8
+"""A batch with more than one value in this many off a lattice table's points is indexed by the buckets."""
+LATTICE_MAX_BITS = 16
+"""Finest lattice tried: steps of ``2**-16``."""
 """A bucket holding at most this many edges is resolved by comparing with them, not by a search."""
 _SEARCH = np.iinfo(np.int32).min
 """Table entry: the bucket holds more than ``NEAR_EDGES`` edges, or lies outside the table (search)."""
@@ -108,6 +112,66 @@ def _edges_below(edges: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.cumsum(np.bincount(first, minlength=len(keys) + 1))[: len(keys)]
 
 
+@dataclass(frozen=True)
+class LatticeTable:
+    """Bins of the points of a lattice of step ``1 / scale`` that holds most edges.
+
+    ``value * scale`` is exact (``scale`` is a power of two), so a value on the
+    lattice is recognised exactly (``floor(y) == y``) and its bin is
+    ``table[y - base]``: ``searchsorted(edges, value)`` at that very point.
+    """
+
+    scale: float
+    base: float
+    table: np.ndarray
+    """int32; the first and last entries are ``_SEARCH`` (beyond the lattice's span)."""
+
+    @classmethod
+    def build(cls, edges: np.ndarray, buckets: int) -> LatticeTable | None:
+        """The coarsest lattice that fits nine in ten edges or more, within ``buckets`` points; else None.
+
+        An edge fits when it is a lattice point or the float just below one (the floor below
+        the reference minimum, the lower edge of a heavy value's own bin): the table holds the
+        bin of every lattice point, whatever edges lie between them.
+        """
+        finite = edges[np.isfinite(edges)]
+        for bits in range(LATTICE_MAX_BITS + 1):
+            scale = 2.0**bits
+            steps = finite * scale
+            on = steps == np.floor(steps)
+            # The point just below a lattice point (a heavy value's lower edge, the floor) is no harm.
+            above = np.nextafter(finite, np.inf) * scale
+            fits = on | (above == np.floor(above))
+            if (len(finite) - fits.sum()) * 10 > len(finite):  # more than a tenth off: a finer lattice, or none
+                continue
+            if not on.any():
+                return None
+            low, high = float(steps[on].min()), float(steps[on].max())
+            if high - low + 3 > buckets:
+                return None  # a finer lattice only spans more points
+            points = np.arange(low, high + 1.0) / scale
+            table = np.searchsorted(edges, points, side="left")
+            return cls(scale, low - 1.0, np.concatenate([[_SEARCH], table, [_SEARCH]]).astype(np.int32))
+        return None
+
+    def index(self, values: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
+        """``searchsorted(edges, values, side="left")`` of values that are not NaN, or None when too many
+        values are off the lattice."""
+        steps = values * self.scale if self.scale != 1.0 else values
+        whole = np.floor(steps)
+        off = whole != steps  # between lattice points; +/-inf are clipped to the search slots
+        if np.count_nonzero(off) * OFF_LATTICE_FALLBACK > len(values):
+            return None
+        whole -= self.base
+        np.clip(whole, 0.0, len(self.table) - 1, out=whole)
+        index = self.table.take(whole.astype(np.int32))
+        index[off] = _SEARCH
+        pending = np.flatnonzero(index < 0)
+        if pending.size:
+            index[pending] = np.searchsorted(edges, values[pending], side="left")
+        return index
+
+
 class BinIndexer:
     """``np.searchsorted(edges, x, side="left")`` (right-closed bins) in a few vectorised passes.
 
@@ -119,12 +183,20 @@ class BinIndexer:
     ``NEAR_EDGES`` edges lie below the value, two vectorised comparisons. Only the
     values in buckets with more edges, or beyond the table's range, go through
     the binary search.
+
+    When nine in ten edges lie on a lattice of step ``2**-k`` (integer-valued columns:
+    ages, counts, ratings), values on that lattice are looked up by their lattice
+    step instead (``LatticeTable``): exact, with no comparison, though every such
+    value sits on an edge. Values off the lattice or beyond it go through the
+    binary search; a batch with more than ``1 / OFF_LATTICE_FALLBACK`` of them
+    uses the buckets.
     """
 
     def __init__(self, edges: np.ndarray, buckets: int = 1 << 16):
         self.edges = np.asarray(edges, dtype=np.float64)
         self.size = len(self.edges) + 1
         self.table: np.ndarray | None = None
+        self.lattice: LatticeTable | None = None
         if len(self.edges) < 8:
             return  # a binary search over a few edges is as fast as the table
         # The table spans the inner edges; the few values beyond go through the search.
@@ -145,11 +217,16 @@ class BinIndexer:
         self.padded = np.concatenate([self.edges, np.full(NEAR_EDGES, np.inf)])
         self.lo, self.scale, self.buckets = lo, 1.0 / width, buckets
         self.offset = 1.0 - lo / width  # position = (value - lo) / width + 1, in two passes
+        self.lattice = LatticeTable.build(self.edges, buckets)
 
     def index(self, values: np.ndarray) -> np.ndarray:
         """Bin index of every value (0 .. len(edges))."""
         if self.table is None:
             return np.searchsorted(self.edges, values, side="left")
+        if self.lattice is not None:
+            index = self.lattice.index(values, self.edges)
+            if index is not None:
+                return index
         # Bucket + 1, clipped to the two sentinel slots (search) at both ends of the table.
         position = np.multiply(values, self.scale)
         position += self.offset
