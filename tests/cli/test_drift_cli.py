@@ -143,3 +143,29 @@ def test_no_common_columns_exit_2(tables, tmp_path):
     pd.DataFrame({"other": [1.0, 2.0]}).to_csv(tmp_path / "other.csv", index=False)
     result = run(tables["ref"], tmp_path / "other.csv")
     assert result.exit_code == 2 and "no feature columns in common" in result.stderr
+
+
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_drift_starts_openblas_with_one_thread_unless_told(tables, preset):
+    """Counting uses no BLAS: OpenBLAS's per-core threads only cost CPU at numpy's import (a fresh process,
+    since this one has imported numpy already). An explicit OPENBLAS_NUM_THREADS is kept."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from mlbudget.cli.main import app\n"
+        f"sys.argv = ['mlbudget', 'drift', '-r', {str(tables['ref'])!r}, '-c', {str(tables['same'])!r}, '--json']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "import threadpoolctl\n"
+        "print([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'],"
+        " 'rich' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    threads, rich_imported = result.stderr.strip().splitlines()[-1].rsplit(" ", 1)
+    assert threads == f"[{preset or 1}]"
+    assert rich_imported == "False"  # --json prints no table
+    assert json.loads(result.stdout)["dataset_drift"] is False
