@@ -93,11 +93,11 @@ def lower_quantiles(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 NEAR_EDGES = 2
+"""A bucket holding at most this many edges is resolved by comparing with them, not by a search."""
 OFF_LATTICE_FALLBACK = 8
 """A batch with more than one value in this many off a lattice table's points is indexed by the buckets."""
 LATTICE_MAX_BITS = 16
 """Finest lattice tried: steps of ``2**-16``."""
-"""A bucket holding at most this many edges is resolved by comparing with them, not by a search."""
 _SEARCH = np.iinfo(np.int32).min
 """Table entry: the bucket holds more than ``NEAR_EDGES`` edges, or lies outside the table (search)."""
 
@@ -121,6 +121,7 @@ class LatticeTable:
     ``table[y - base]``: ``searchsorted(edges, value)`` at that very point.
     """
 
+    edges: np.ndarray
     scale: float
     base: float
     table: np.ndarray
@@ -139,7 +140,6 @@ class LatticeTable:
             scale = 2.0**bits
             steps = finite * scale
             on = steps == np.floor(steps)
-            # The point just below a lattice point (a heavy value's lower edge, the floor) is no harm.
             above = np.nextafter(finite, np.inf) * scale
             fits = on | (above == np.floor(above))
             if (len(finite) - fits.sum()) * 10 > len(finite):  # more than a tenth off: a finer lattice, or none
@@ -151,10 +151,10 @@ class LatticeTable:
                 return None  # a finer lattice only spans more points
             points = np.arange(low, high + 1.0) / scale
             table = np.searchsorted(edges, points, side="left")
-            return cls(scale, low - 1.0, np.concatenate([[_SEARCH], table, [_SEARCH]]).astype(np.int32))
+            return cls(edges, scale, low - 1.0, np.concatenate([[_SEARCH], table, [_SEARCH]]).astype(np.int32))
         return None
 
-    def index(self, values: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
+    def index(self, values: np.ndarray) -> np.ndarray | None:
         """``searchsorted(edges, values, side="left")`` of values that are not NaN, or None when too many
         values are off the lattice."""
         steps = values * self.scale if self.scale != 1.0 else values
@@ -168,7 +168,7 @@ class LatticeTable:
         index[off] = _SEARCH
         pending = np.flatnonzero(index < 0)
         if pending.size:
-            index[pending] = np.searchsorted(edges, values[pending], side="left")
+            index[pending] = np.searchsorted(self.edges, values[pending], side="left")
         return index
 
 
@@ -224,7 +224,7 @@ class BinIndexer:
         if self.table is None:
             return np.searchsorted(self.edges, values, side="left")
         if self.lattice is not None:
-            index = self.lattice.index(values, self.edges)
+            index = self.lattice.index(values)
             if index is not None:
                 return index
         # Bucket + 1, clipped to the two sentinel slots (search) at both ends of the table.

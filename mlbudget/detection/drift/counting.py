@@ -166,7 +166,7 @@ def profile_source(
     source.check_columns(names)
     counters = _counters_like(like, numeric, categorical) if like is not None else None
     workers = max(1, min(threads or os.cpu_count() or 1, len(names)))
-    sample = sample_rows(source.rows)
+    sample = sample_rows(source.rows) if like is None else None
     column_bytes = max(IN_MEMORY_BYTES // workers, 1)
 
     def profile(name: str):
@@ -247,12 +247,9 @@ def _profile_numeric(
         picked.append(chosen[np.isfinite(chosen)])
         offset += len(values)
     ordered = np.sort(np.concatenate(picked)) if picked else np.empty(0)
-    if not len(ordered) and kept:  # the sample missed every non-null value: decide from all of them
-        ordered = np.sort(np.concatenate([v[np.isfinite(v)] for v in kept]))
-    if not len(ordered) and not keep:
-        ordered = np.sort(
-            np.concatenate([v[np.isfinite(v)] for v in source.column_batches(name, True, batch_rows)] or [[]])
-        )
+    if not len(ordered):  # the sample missed every non-null value: decide from all of them
+        every = kept if keep else source.column_batches(name, True, batch_rows)
+        ordered = np.sort(np.concatenate([v[np.isfinite(v)] for v in every] or [np.empty(0)]))
     if not len(ordered):
         raise InputError(f"reference column {name!r} has no non-null values")
     counter = NumericCounter(name, numeric_layout(ordered), "reference")

@@ -112,8 +112,7 @@ class TableSource:
         return numeric, categorical
 
     def check_columns(self, names: list[str]) -> None:
-        """Raises:
-        InputError: a named column is missing."""
+        """Raise :class:`~mlbudget.errors.InputError` naming the columns of ``names`` the table lacks."""
         missing = [c for c in names if c not in self.columns]
         if missing:
             raise InputError(f"{self.path or 'data'} lacks columns: {', '.join(missing)}")
