@@ -4,7 +4,7 @@ Two ways in:
 
 - options: ``pytest --mlbudget-budget budget.yaml --mlbudget-model model.onnx [--mlbudget-reference ref.parquet]
   [--mlbudget-tracking-uri URI]`` adds one test, ``mlbudget-gate``, that fails when the model breaks the budget
-  (or regresses against the registered champion beyond the noise band);
+  (or regresses against the registered champion beyond the noise);
 - the ``mlbudget_gate`` fixture: ``mlbudget_gate.check(model=..., budget=..., reference=...)`` fails the calling
   test with the breaches; ``mlbudget_gate(...)`` returns the :class:`mlbudget.gate.GateResult` to assert on.
   Arguments left out come from the options.

@@ -123,7 +123,7 @@ def champion_store(gate_models, tmp_path_factory):
 @pytest.mark.slow
 def test_against_the_champion_a_significant_regression_fails(gate_models, champion_store):
     """The champion (the fast MLP) against the slow MLP (some ten times slower): it fits the limits, yet
-    regresses beyond the noise band with the rounds' interquartile ranges apart."""
+    regresses beyond the margin and the rounds' noise, with their interquartile ranges apart."""
     uri, budget = champion_store
     slower = run_gate(budget, gate_models.slow, gate_models.reference, tracking_uri=uri, rounds=3, fast=True)
     assert slower.breaches == []
@@ -131,12 +131,17 @@ def test_against_the_champion_a_significant_regression_fails(gate_models, champi
     assert slower.champion.regression and not slower.passed
     assert slower.champion.change > slower.champion.min_improvement
     assert slower.champion.model_interval[0] > slower.champion.champion_interval[1]
-    assert "a significant regression" in slower.failures[-1]
+    assert slower.champion.rounds_noise is not None and slower.champion.change > slower.champion.rounds_noise
+    assert "a significant regression" in slower.failures[-1] and "rounds' noise" in slower.failures[-1]
 
 
 @pytest.mark.slow
 def test_against_the_champion_noise_passes(gate_models, tmp_path):
-    """A byte-identical copy of the champion: whatever the medians say, within the noise band it passes.
+    """A byte-identical copy of the champion: whatever the medians say, within the noise it passes.
+
+    In CI a copy of this ~100 us champion once measured 0.125 [0.119, 0.128] ms against 0.102 [0.102, 0.104]:
+    the interquartile ranges of 3 rounds apart, one fresh process slower than the others. The rounds' own
+    noise (Yuen's test, ``mlbudget.selection.finals.rounds_noise``) now keeps such a copy tied.
 
     The champion is the deep MLP (a few hundred microseconds per call). The fast MLP's ~25 us calls sit at
     the per-call floor, where a copy once measured 13% slower than itself with the rounds' interquartile
