@@ -15,9 +15,10 @@ ARG AIRFLOW_VERSION
 ARG TORCH_VERSION=2.13.0
 
 USER root
-# libgomp: OpenMP runtime for onnxruntime and torch on CPU; curl: health checks.
+# libgomp: OpenMP runtime for onnxruntime and torch on CPU; curl: health checks; gcc and libc6-dev:
+# setup.py builds drift counting's one-pass C kernel (without them drift counts with numpy).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 curl \
+ && apt-get install -y --no-install-recommends libgomp1 curl gcc libc6-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /opt/mlbudget /data/mlbudget && chown -R airflow:0 /opt/mlbudget /data/mlbudget
 USER airflow
@@ -29,7 +30,7 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 # Dependencies before the code, so editing mlbudget/ does not reinstall them.
 # The airflow extra pins Airflow itself and adds asyncpg (Airflow's async Postgres driver) and the
 # celery provider (the workers); docs/airflow.md says why each pin is there.
-COPY --chown=airflow:0 pyproject.toml README.md ./
+COPY --chown=airflow:0 pyproject.toml setup.py README.md ./
 COPY --chown=airflow:0 mlbudget ./mlbudget
 RUN pip install --no-cache-dir \
       "apache-airflow[celery,postgres]==${AIRFLOW_VERSION}" \

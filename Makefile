@@ -22,7 +22,8 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# setup.py builds the optional C kernel of drift counting (gcc and Python's headers; numpy without them).
+$(STAMP): pyproject.toml setup.py mlbudget/detection/drift/_counting.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" \
 		$(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))

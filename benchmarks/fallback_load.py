@@ -6,10 +6,10 @@ Two real ONNX models with the same signature over the demo columns: a champion
 budget below, either with `--fallback-bundle` or with `--no-fallback`, and
 drives it with `mlbudget loadgen` (open loop, Poisson arrivals) at a rate above
 the champion's capacity: first ``--warmup`` seconds (the overload sets in, the
-router switches; their p95 is shown apart), then ``--duration`` seconds measured. Runs are interleaved (with, without, without, with,
-...) over the repetitions. Per run: the client's p50/p95/p99, requests sent and
-answered, the server's count per `served_by`, and the router's switches. The
-medians and spreads of the repetitions are printed last.
+router switches; their p95 is shown apart), then ``--duration`` seconds measured.
+Runs are interleaved (with, without, without, with, ...) over the repetitions.
+Per run: the client's p50/p95/p99, requests sent and answered, the server's
+count per `served_by`, and the router's switches. The medians and spreads of the repetitions are printed last.
 
     .venv/bin/python benchmarks/fallback_load.py [--rps 200] [--duration 15] [--repetitions 3] [--json]
 """
@@ -120,8 +120,12 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=200.0, help="offered load, requests per second")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of load per run")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--warmup", type=float, default=5.0,
-                        help="seconds of the same load first, not measured (the overload sets in; the router switches)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of the same load first, not measured (the overload sets in; the router switches)",
+    )
     parser.add_argument("--p95-limit", type=float, default=30.0, help="the budget's p95 limit, ms")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--champion-layers", type=int, default=6, help="2048 x 2048 layers of the champion")
@@ -158,9 +162,7 @@ def main() -> None:
     print(f"offered {args.rps:g} req/s x {args.duration:g} s, {args.batch_size} rows each, "
           f"p95 limit {args.p95_limit:g} ms, {args.repetitions} interleaved repetitions")  # fmt: skip
     for label, figures in summary.items():
-        line = ", ".join(
-            f"{k} {v['median']:.4g} [{v['min']:.4g}, {v['max']:.4g}]" for k, v in figures.items()
-        )
+        line = ", ".join(f"{k} {v['median']:.4g} [{v['min']:.4g}, {v['max']:.4g}]" for k, v in figures.items())
         print(f"{label}: {line}")
 
 

@@ -127,7 +127,7 @@ def test_dockerfile_installs_the_project_with_cpu_torch():
     assert re.search(r"^ARG AIRFLOW_VERSION=3\.\d+\.\d+$", text, re.M)
     assert "--index-url https://download.pytorch.org/whl/cpu" in text
     assert '".[airflow]"' in text
-    for path in ("dags", "plugins", "configs", "mlbudget", "pyproject.toml"):
+    for path in ("dags", "plugins", "configs", "mlbudget", "pyproject.toml", "setup.py"):
         assert re.search(rf"^COPY .*\b{re.escape(path)}\b", text, re.M), path
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored

@@ -98,6 +98,8 @@ OFF_LATTICE_FALLBACK = 8
 """A batch with more than one value in this many off a lattice table's points is indexed by the buckets."""
 LATTICE_MAX_BITS = 16
 """Finest lattice tried: steps of ``2**-16``."""
+WIDEN_SHARE = 0.01
+"""A bucket table spans its outermost edges too when they widen its span by at most this share."""
 _SEARCH = np.iinfo(np.int32).min
 """Table entry: the bucket holds more than ``NEAR_EDGES`` edges, or lies outside the table (search)."""
 
@@ -199,11 +201,19 @@ class BinIndexer:
         self.lattice: LatticeTable | None = None
         if len(self.edges) < 8:
             return  # a binary search over a few edges is as fast as the table
-        # The table spans the inner edges; the few values beyond go through the search.
+        # The table spans the inner edges; the few values beyond go through the search. An outer
+        # edge that widens the span by little is kept inside (a heavy value at the bottom, such as
+        # the zeros of a zero-inflated column, and the floor just below it): its values then take
+        # the near-edge comparisons, not the search.
         trim = len(self.edges) // 200
-        lo, hi = self.edges[trim], self.edges[len(self.edges) - 1 - trim]
+        first, last = trim, len(self.edges) - 1 - trim
+        lo, hi = self.edges[first], self.edges[last]
         if not np.isfinite(hi - lo) or hi <= lo:
             return
+        if self.edges[first] - self.edges[0] <= WIDEN_SHARE * (hi - lo):
+            first, lo = 0, self.edges[0]
+        if self.edges[-1] - self.edges[last] <= WIDEN_SHARE * (hi - lo):
+            last, hi = len(self.edges) - 1, self.edges[-1]
         width = (hi - lo) / buckets
         starts = lo + width * np.arange(buckets)
         # Widened a little on each side: rounding in the bucket arithmetic never misplaces a value.
@@ -216,6 +226,8 @@ class BinIndexer:
         # Edges beyond the last compare as +inf: a value is never above them.
         self.padded = np.concatenate([self.edges, np.full(NEAR_EDGES, np.inf)])
         self.lo, self.scale, self.buckets = lo, 1.0 / width, buckets
+        # The edges beyond the table's span on each side, where the one-pass kernel searches first.
+        self.below, self.above = first + 2, last - 1
         self.offset = 1.0 - lo / width  # position = (value - lo) / width + 1, in two passes
         self.lattice = LatticeTable.build(self.edges, buckets)
 

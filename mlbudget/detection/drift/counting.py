@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from mlbudget.detection.drift.binning import BinIndexer, Layout, numeric_layout
+from mlbudget.detection.drift.binning import NEAR_EDGES, BinIndexer, Layout, numeric_layout
 from mlbudget.detection.drift.profile import CategoricalColumnProfile, NumericColumnProfile, ReferenceProfile
 from mlbudget.detection.drift.reading import Codes, TableSource
 from mlbudget.errors import InputError
@@ -29,14 +29,27 @@ IN_MEMORY_BYTES = 256 * 2**20
 a value: 16M rows per column on 2 cores). A column within its share is read once; a longer one twice."""
 SAMPLE_SEED = 20240601
 """Seed of the layout sample (the same table always gets the same bins)."""
+_NO_TABLE = np.empty(0, dtype=np.int32)
 MOMENT_BOUND = 1e150
 """Finite values beyond +/- this bound enter sums, mean and spread at the bound: squares of larger
 values overflow float64 (1e300 is finite, 1e300 squared is not). They are still counted, in their
 bin, and as the column's min or max."""
 
 
+try:  # the one-pass C kernel, built at install where a compiler is found (setup.py); else numpy
+    from mlbudget.detection.drift import _counting as KERNEL
+except ImportError:  # pragma: no cover - exercised where the extension was not built
+    KERNEL = None
+
+
 class NumericCounter:
-    """Counts, sums and moments of one numeric column in a fixed bin layout."""
+    """Counts, sums and moments of one numeric column in a fixed bin layout.
+
+    A batch is counted in one pass by the C kernel ``_counting.count`` where it was
+    built (the GIL released), else in numpy's passes: the same bins, counts and
+    per-bin sums either way (``tests/detection/test_counting_kernel.py``). The first
+    batch always goes through numpy: it sets the shift the squares are taken around.
+    """
 
     def __init__(self, name: str, layout: Layout, side: str):
         self.name, self.layout, self.side = name, layout, side
@@ -53,10 +66,15 @@ class NumericCounter:
         self.mean = self.m2 = 0.0
         self.min, self.max = np.inf, -np.inf
         self.shift: float | None = None
+        # A heavy value in a bin of its own: its values sit on grid points, the others between them.
+        self.mixed = bool(layout.isolated)
 
     def add(self, values: np.ndarray) -> None:
         """Count one batch (float64; NaN and +/-inf count as null: the gate bounds their share)."""
         if not len(values):
+            return
+        if KERNEL is not None and self.shift is not None and self.bins is None:
+            self._add_kernel(values)
             return
         valid = values
         low, high = float(values.min()), float(values.max())  # NaN or +/-inf shows in min or max
@@ -69,18 +87,48 @@ class NumericCounter:
         if low < -MOMENT_BOUND or high > MOMENT_BOUND:
             valid = np.clip(valid, -MOMENT_BOUND, MOMENT_BOUND)
         counts, sums = self.grid.counts(valid, weights=True)
+        self._fold(len(valid), counts, sums, low, high, valid)
+
+    def _add_kernel(self, values: np.ndarray) -> None:
+        grid = self.grid
+        counts = np.zeros(grid.size, dtype=np.int64)
+        sums = np.zeros(grid.size, dtype=np.float64)
+        table = grid.table
+        n, nulls, squares, low, high = KERNEL.count(
+            np.ascontiguousarray(values, dtype=np.float64),
+            grid.edges,
+            table if table is not None else _NO_TABLE,
+            grid.padded if table is not None else grid.edges,
+            grid.scale if table is not None else 0.0,
+            grid.offset if table is not None else 0.0,
+            grid.buckets if table is not None else 0,
+            NEAR_EDGES,
+            grid.below if table is not None else 0,
+            grid.above if table is not None else 0,
+            counts,
+            sums,
+            self.shift,
+            MOMENT_BOUND,
+            self.mixed,
+        )
+        self.nulls += nulls
+        if n:
+            self._fold(n, counts, sums, low, high, None, squares)
+
+    def _fold(self, n, counts, sums, low, high, valid, squares=None) -> None:
+        """Add one batch's grid counts and sums, then its moments (from ``valid``, or ``squares`` around the shift)."""
         self.grid_counts += counts
         self.grid_sums += sums
         if self.bins is not None:
             self.bin_counts += self.bins.counts(valid)[0]
         # The batch's mean from its grid sums (no pass); its spread around a fixed shift, the first
         # batch's mean, so the squares keep their precision wherever the column's values lie.
-        n = len(valid)
         mean = float(sums.sum()) / n
         if self.shift is None:
             self.shift = mean
-        deviations = valid - self.shift
-        squares = float(np.square(deviations, out=deviations).sum())
+        if squares is None:
+            deviations = valid - self.shift
+            squares = float(np.square(deviations, out=deviations).sum())
         self._merge(n, mean, max(squares - n * (mean - self.shift) ** 2, 0.0), low, high)
 
     def _merge(self, n: int, mean: float, m2: float, low: float, high: float) -> None:
