@@ -98,8 +98,8 @@ OFF_LATTICE_FALLBACK = 8
 """A batch with more than one value in this many off a lattice table's points is indexed by the buckets."""
 LATTICE_MAX_BITS = 16
 """Finest lattice tried: steps of ``2**-16``."""
-WIDEN_SHARE = 0.01
-"""A bucket table spans its outermost edges too when they widen its span by at most this share."""
+WIDEN_BUCKETS = 1 << 14
+"""A bucket table reaches on to its outermost edges when that takes at most this many more buckets."""
 _SEARCH = np.iinfo(np.int32).min
 """Table entry: the bucket holds more than ``NEAR_EDGES`` edges, or lies outside the table (search)."""
 
@@ -198,23 +198,25 @@ class BinIndexer:
         self.edges = np.asarray(edges, dtype=np.float64)
         self.size = len(self.edges) + 1
         self.table: np.ndarray | None = None
-        self.lattice: LatticeTable | None = None
+        self._lattice: LatticeTable | None | bool = None
         if len(self.edges) < 8:
             return  # a binary search over a few edges is as fast as the table
-        # The table spans the inner edges; the few values beyond go through the search. An outer
-        # edge that widens the span by little is kept inside (a heavy value at the bottom, such as
-        # the zeros of a zero-inflated column, and the floor just below it): its values then take
-        # the near-edge comparisons, not the search.
+        # The buckets' width spans the inner edges; the few values beyond go through the search. The
+        # table reaches on to an outermost edge when that takes at most WIDEN_BUCKETS more buckets
+        # of the same width (a heavy value at the bottom, such as the zeros of a zero-inflated
+        # column, and the floor just below it): its values then take the near-edge comparisons.
         trim = len(self.edges) // 200
         first, last = trim, len(self.edges) - 1 - trim
         lo, hi = self.edges[first], self.edges[last]
         if not np.isfinite(hi - lo) or hi <= lo:
             return
-        if self.edges[first] - self.edges[0] <= WIDEN_SHARE * (hi - lo):
-            first, lo = 0, self.edges[0]
-        if self.edges[-1] - self.edges[last] <= WIDEN_SHARE * (hi - lo):
-            last, hi = len(self.edges) - 1, self.edges[-1]
         width = (hi - lo) / buckets
+        below = np.ceil((lo - self.edges[0]) / width) + 1
+        if below <= WIDEN_BUCKETS:
+            first, lo, buckets = 0, lo - below * width, buckets + int(below)
+        above = np.ceil((self.edges[-1] - hi) / width) + 1
+        if above <= WIDEN_BUCKETS:
+            last, buckets = len(self.edges) - 1, buckets + int(above)
         starts = lo + width * np.arange(buckets)
         # Widened a little on each side: rounding in the bucket arithmetic never misplaces a value.
         slack = width * 1e-2 + abs(lo) * 1e-12
@@ -229,7 +231,14 @@ class BinIndexer:
         # The edges beyond the table's span on each side, where the one-pass kernel searches first.
         self.below, self.above = first + 2, last - 1
         self.offset = 1.0 - lo / width  # position = (value - lo) / width + 1, in two passes
-        self.lattice = LatticeTable.build(self.edges, buckets)
+        self._lattice: LatticeTable | None | bool = False  # built on first use (the C kernel needs none)
+
+    @property
+    def lattice(self) -> LatticeTable | None:
+        """The lattice table of the edges, or None (see :class:`LatticeTable`)."""
+        if self._lattice is False:
+            self._lattice = LatticeTable.build(self.edges, self.buckets) if self.table is not None else None
+        return self._lattice
 
     def index(self, values: np.ndarray) -> np.ndarray:
         """Bin index of every value (0 .. len(edges))."""
