@@ -21,9 +21,8 @@
 
 #define SEARCH INT32_MIN
 
-static Py_ssize_t edges_below(const double *edges, Py_ssize_t n, double x) {
-    /* searchsorted(edges, x, side="left"): how many edges are < x */
-    Py_ssize_t lo = 0, hi = n;
+static Py_ssize_t lower_bound(const double *edges, Py_ssize_t lo, Py_ssize_t hi, double x) {
+    /* the first of edges[lo:hi] that is >= x (hi when none) */
     while (lo < hi) {
         Py_ssize_t mid = lo + ((hi - lo) >> 1);
         if (edges[mid] < x)
@@ -34,18 +33,15 @@ static Py_ssize_t edges_below(const double *edges, Py_ssize_t n, double x) {
     return lo;
 }
 
+static Py_ssize_t edges_below(const double *edges, Py_ssize_t n, double x) {
+    /* searchsorted(edges, x, side="left"): how many edges are < x */
+    return lower_bound(edges, 0, n, x);
+}
+
 static Py_ssize_t edges_below_in(const double *edges, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t n, double x) {
     /* edges_below, first among edges[start:stop] (the few beyond a table's span), then the rest */
-    Py_ssize_t lo = start, hi = stop;
-    while (lo < hi) {
-        Py_ssize_t mid = lo + ((hi - lo) >> 1);
-        if (edges[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == stop && stop < n) return edges_below(edges, n, x);
-    if (lo == start && start > 0) return edges_below(edges, n, x);
+    Py_ssize_t lo = lower_bound(edges, start, stop, x);
+    if ((lo == stop && stop < n) || (lo == start && start > 0)) return edges_below(edges, n, x);
     return lo;
 }
 
