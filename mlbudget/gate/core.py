@@ -267,13 +267,13 @@ def _figures(result, rounds, notes: list[str]) -> tuple[BenchmarkReport, bool]:
 
 def _compare(mine, theirs, version: str, budget: Budget, rounds: int) -> ChampionComparison:
     from mlbudget.numbers import significant
-    from mlbudget.selection.finals import Measure, beats, improvement, rounds_noise
+    from mlbudget.selection.finals import beats, improvement, rounds_noise
     from mlbudget.selection.select import _maximised
 
     objective = budget.promotion.objective
     need = budget.promotion.min_improvement
-    a = Measure(mine.median, mine.interval, tuple(mine.values)) if mine and mine.median is not None else None
-    b = Measure(theirs.median, theirs.interval, tuple(theirs.values)) if theirs and theirs.median is not None else None
+    a = mine.measure() if mine else None
+    b = theirs.measure() if theirs else None
     if a is None or b is None:
         return ChampionComparison(
             version=version,

@@ -71,7 +71,7 @@ def pick_fallback(
     def measure(name: str) -> Measure | None:
         result = finals.get(name) if finals is not None and budget.promotion.objective == key else None
         if result is not None and result.median is not None:
-            return Measure(result.median, result.interval, tuple(result.values))
+            return result.measure()
         level = reports[name].level(concurrency)
         if level is None:
             return None

@@ -57,6 +57,10 @@ class FinalistResult(BaseModel):
     report: BenchmarkReport | None = None
     """The stable rounds merged (medians), the screening accuracy kept; None when excluded."""
 
+    def measure(self) -> Measure | None:
+        """The median, interval and round values to compare (None without stable rounds)."""
+        return Measure(self.median, self.interval, tuple(self.values)) if self.median is not None else None
+
 
 class Finals(BaseModel):
     """What the finals measured (``finals.json`` in the cycle directory)."""

@@ -132,7 +132,7 @@ class _Judge:
     def measure(self, name: str) -> Measure | None:
         result = self.finals.get(name) if self.finals else None
         if result is not None and result.median is not None:
-            return Measure(result.median, result.interval, tuple(result.values))
+            return result.measure()
         value = objective_value(self.reports[name], self.budget)
         if value is None:
             return None

@@ -96,7 +96,6 @@ static inline __attribute__((always_inline)) void count_loop(const Layout *layou
     const Layout l = *layout;
     Py_ssize_t valid = 0, nulls = 0;
     double low = INFINITY, high = -INFINITY, sq0 = 0.0, sq1 = 0.0;
-    int squares = !isnan(shift);
     for (Py_ssize_t i = 0; i < n; i++) {
         double x = values[i];
         if (!isfinite(x)) {
@@ -110,11 +109,9 @@ static inline __attribute__((always_inline)) void count_loop(const Layout *layou
         Py_ssize_t bin = bin_of(&l, x, branchless);
         counts[bin] += 1;
         sums[bin] += x;
-        if (squares) {
-            double d = x - shift;
-            if (valid & 1) sq1 += d * d;
-            else sq0 += d * d;
-        }
+        double d = x - shift;
+        if (valid & 1) sq1 += d * d;
+        else sq0 += d * d;
         valid++;
     }
     tally->valid = valid;
@@ -141,7 +138,7 @@ PyDoc_STRVAR(count_doc,
              "only); a value below the table's span is searched among edges[:below] first, one above it\n"
              "among edges[above:]; counts: int64 and sums: float64, one per bin, added to. Non-finite values count as null;\n"
              "finite values beyond +/- bound are binned and summed at the bound. shift: the value squares are\n"
-             "taken around (NaN: no squares; the caller takes them around the first batch's own mean).\n"
+             "taken around (the caller's first batch, counted with numpy, sets it).\n"
              "\n"
              "Returns (valid, nulls, squares, low, high): valid values, nulls, the sum of (value - shift)**2\n"
              "(at the bound), and the min and max of the valid values (unclipped). mixed: resolve values on and\n"

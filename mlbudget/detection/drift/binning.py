@@ -19,6 +19,7 @@ that the mass of new values below it is counted on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -102,6 +103,7 @@ WIDEN_BUCKETS = 1 << 14
 """A bucket table reaches on to its outermost edges when that takes at most this many more buckets."""
 _SEARCH = np.iinfo(np.int32).min
 """Table entry: the bucket holds more than ``NEAR_EDGES`` edges, or lies outside the table (search)."""
+_NO_TABLE = np.empty(0, dtype=np.int32)
 
 
 def _edges_below(edges: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -198,7 +200,8 @@ class BinIndexer:
         self.edges = np.asarray(edges, dtype=np.float64)
         self.size = len(self.edges) + 1
         self.table: np.ndarray | None = None
-        self._lattice: LatticeTable | None | bool = None
+        # What the one-pass C kernel (counting.py) takes: no table means a binary search.
+        self.kernel_layout = (self.edges, _NO_TABLE, self.edges, 0.0, 0.0, 0, NEAR_EDGES, 0, 0)
         if len(self.edges) < 8:
             return  # a binary search over a few edges is as fast as the table
         # The buckets' width spans the inner edges; the few values beyond go through the search. The
@@ -228,17 +231,18 @@ class BinIndexer:
         # Edges beyond the last compare as +inf: a value is never above them.
         self.padded = np.concatenate([self.edges, np.full(NEAR_EDGES, np.inf)])
         self.lo, self.scale, self.buckets = lo, 1.0 / width, buckets
-        # The edges beyond the table's span on each side, where the one-pass kernel searches first.
-        self.below, self.above = first + 2, last - 1
         self.offset = 1.0 - lo / width  # position = (value - lo) / width + 1, in two passes
-        self._lattice: LatticeTable | None | bool = False  # built on first use (the C kernel needs none)
+        # The kernel searches values beyond the table's span among the edges on that side first.
+        below, above = first + 2, last - 1
+        self.kernel_layout = (
+            self.edges, self.table, self.padded, self.scale, self.offset, buckets, NEAR_EDGES, below, above
+        )  # fmt: skip
 
-    @property
+    @cached_property
     def lattice(self) -> LatticeTable | None:
-        """The lattice table of the edges, or None (see :class:`LatticeTable`)."""
-        if self._lattice is False:
-            self._lattice = LatticeTable.build(self.edges, self.buckets) if self.table is not None else None
-        return self._lattice
+        """The lattice table of the edges, or None (see :class:`LatticeTable`); built on first use, since
+        only the numpy path uses it."""
+        return LatticeTable.build(self.edges, self.buckets) if self.table is not None else None
 
     def index(self, values: np.ndarray) -> np.ndarray:
         """Bin index of every value (0 .. len(edges))."""

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from mlbudget.detection.drift.binning import NEAR_EDGES, BinIndexer, Layout, numeric_layout
+from mlbudget.detection.drift.binning import BinIndexer, Layout, numeric_layout
 from mlbudget.detection.drift.profile import CategoricalColumnProfile, NumericColumnProfile, ReferenceProfile
 from mlbudget.detection.drift.reading import Codes, TableSource
 from mlbudget.errors import InputError
@@ -29,7 +29,6 @@ IN_MEMORY_BYTES = 256 * 2**20
 a value: 16M rows per column on 2 cores). A column within its share is read once; a longer one twice."""
 SAMPLE_SEED = 20240601
 """Seed of the layout sample (the same table always gets the same bins)."""
-_NO_TABLE = np.empty(0, dtype=np.int32)
 MOMENT_BOUND = 1e150
 """Finite values beyond +/- this bound enter sums, mean and spread at the bound: squares of larger
 values overflow float64 (1e300 is finite, 1e300 squared is not). They are still counted, in their
@@ -90,21 +89,11 @@ class NumericCounter:
         self._fold(len(valid), counts, sums, low, high, valid)
 
     def _add_kernel(self, values: np.ndarray) -> None:
-        grid = self.grid
-        counts = np.zeros(grid.size, dtype=np.int64)
-        sums = np.zeros(grid.size, dtype=np.float64)
-        table = grid.table
+        counts = np.zeros(self.grid.size, dtype=np.int64)
+        sums = np.zeros(self.grid.size, dtype=np.float64)
         n, nulls, squares, low, high = KERNEL.count(
             np.ascontiguousarray(values, dtype=np.float64),
-            grid.edges,
-            table if table is not None else _NO_TABLE,
-            grid.padded if table is not None else grid.edges,
-            grid.scale if table is not None else 0.0,
-            grid.offset if table is not None else 0.0,
-            grid.buckets if table is not None else 0,
-            NEAR_EDGES,
-            grid.below if table is not None else 0,
-            grid.above if table is not None else 0,
+            *self.grid.kernel_layout,
             counts,
             sums,
             self.shift,
